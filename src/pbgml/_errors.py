@@ -1,0 +1,160 @@
+"""Exceptions, warnings and the helpers that word their messages.
+
+Every error pbgml raises for bad user input derives from :class:`PbgmlError`, so a
+caller can catch them all; the concrete classes also derive from the builtin a
+Python user would expect (``KeyError`` for an unknown registry name, ``ValueError``
+for a bad config), so existing ``except`` clauses keep working.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "PbgmlError",
+    "PluginWarning",
+    "RegistryError",
+    "UnknownNameError",
+    "closest",
+    "did_you_mean",
+]
+
+#: How similar (difflib ratio) a candidate must be before it is suggested.
+SIMILARITY_CUTOFF = 0.6
+#: How many choices an error lists at most when there are many.
+MAX_CHOICES_SHOWN = 10
+
+
+class PbgmlError(Exception):
+    """Base class of every error pbgml raises on purpose.
+
+    Examples
+    --------
+    >>> import pbgml
+    >>> try:
+    ...     pbgml.registry.optimizer.get("adamx")
+    ... except pbgml.PbgmlError as err:
+    ...     print(type(err).__name__)
+    UnknownNameError
+    """
+
+
+class RegistryError(PbgmlError, ValueError):
+    """A registration was refused (a taken name, a bad alias, a bad target).
+
+    Examples
+    --------
+    >>> from pbgml import Registry, RegistryError
+    >>> reg = Registry("demo")
+    >>> _ = reg.register("f")(len)
+    >>> try:
+    ...     reg.register("f")(abs)
+    ... except RegistryError as err:
+    ...     print(str(err).splitlines()[0])  # doctest: +ELLIPSIS
+    demo 'f' is already registered (defined at builtins.len, registered at ...).
+    """
+
+
+class UnknownNameError(PbgmlError, KeyError):
+    """A registry was asked for a name it does not hold.
+
+    The message lists the choices and, when one is close enough, a did-you-mean.
+
+    Examples
+    --------
+    >>> import pbgml
+    >>> try:
+    ...     pbgml.registry.optimizer.get("adamx")
+    ... except pbgml.UnknownNameError as err:
+    ...     print(err.suggestion)
+    adamw
+    """
+
+    def __init__(self, message: str, *, name: str, group: str, suggestion: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.name = name
+        self.group = group
+        self.suggestion = suggestion
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.message
+
+
+class PluginWarning(UserWarning):
+    """A third-party plugin could not be loaded; the rest of pbgml keeps working.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from pbgml import PluginWarning
+    >>> issubclass(PluginWarning, UserWarning)
+    True
+    """
+
+
+def closest(name: str, choices: Iterable[str], n: int = 1) -> list[str]:
+    """Return the ``n`` choices closest to ``name`` above the similarity cut-off.
+
+    The comparison ignores case, so ``AdamW`` finds ``adamw``.
+
+    Examples
+    --------
+    >>> closest("adamx", ["adam", "adamax", "adamw", "sgd"], n=2)
+    ['adamw', 'adamax']
+    >>> closest("zzz", ["adam", "sgd"])
+    []
+    """
+    lowered: dict[str, str] = {}
+    for choice in choices:
+        lowered.setdefault(choice.lower(), choice)
+    key = name.lower()
+    hits = difflib.get_close_matches(key, list(lowered), n=max(n, 5), cutoff=SIMILARITY_CUTOFF)
+    # rank by edit distance, then by length difference (a typo replaces more often
+    # than it drops a letter): 'adamx' -> 'adamw' before 'adamax'
+    hits.sort(key=lambda h: (_edit_distance(key, h), abs(len(h) - len(key))))
+    return [lowered[h] for h in hits[:n]]
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` if none is close.
+
+    Examples
+    --------
+    >>> did_you_mean("lrr", ["lr", "momentum"])
+    " Did you mean 'lr'?"
+    >>> did_you_mean("banana", ["lr", "momentum"])
+    ''
+    """
+    hits = closest(name, choices)
+    return f" Did you mean {hits[0]!r}?" if hits else ""
+
+
+def format_choices(name: str, choices: Iterable[str]) -> str:
+    """Word the list of valid choices: all of them when few, else the closest ten.
+
+    Examples
+    --------
+    >>> format_choices("x", ["b", "a"])
+    "Choices: 'a', 'b'."
+    """
+    ordered = sorted(set(choices))
+    if not ordered:
+        return "Nothing is registered here yet."
+    if len(ordered) <= MAX_CHOICES_SHOWN:
+        return "Choices: " + ", ".join(repr(c) for c in ordered) + "."
+    ranked = difflib.get_close_matches(name.lower(), ordered, n=MAX_CHOICES_SHOWN, cutoff=0.0)
+    shown = ", ".join(repr(c) for c in sorted(ranked))
+    return f"Closest of {len(ordered)} choices: {shown} (list them all with .names())."

@@ -1,0 +1,37 @@
+"""Typed structured configs for the flagship components.
+
+Each class is a plain :func:`~dataclasses.dataclass` whose fields carry the target's
+parameters with their types and defaults, so mypy and the IDE check and complete
+them; a hidden ``_target_`` (and ``_partial_``) field makes it a Hydra structured
+config. Keyword-only: ``AdamWConf(lr=3e-3)``.
+
+Components without a hand-written class get one generated from their signature:
+``pbgml.registry.optimizer.config("radam")``.
+
+Examples
+--------
+>>> from omegaconf import OmegaConf
+>>> from pbgml.configs import AdamWConf
+>>> print(OmegaConf.to_yaml(AdamWConf(lr=3e-3)), end="")
+_target_: torch.optim.AdamW
+_partial_: true
+lr: 0.003
+betas:
+- 0.9
+- 0.999
+eps: 1.0e-08
+weight_decay: 0.01
+amsgrad: false
+maximize: false
+foreach: null
+fused: null
+"""
+
+from __future__ import annotations
+
+from pbgml.configs import _core
+from pbgml.configs._core import *  # noqa: F403
+from pbgml.configs._index import typed_config_for
+
+__all__ = ["typed_config_for"]
+__all__ += _core.__all__

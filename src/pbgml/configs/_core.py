@@ -1,0 +1,348 @@
+"""Bases, the flagship optimizer/loss/scheduler configs, trainer and experiment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "AdamConf",
+    "AdamWConf",
+    "CallbackConf",
+    "ComponentConf",
+    "CosineAnnealingLRConf",
+    "CrossEntropyLossConf",
+    "DataConf",
+    "ExperimentConf",
+    "LossConf",
+    "MSELossConf",
+    "MetricConf",
+    "ModelConf",
+    "OptimizerConf",
+    "SGDConf",
+    "SchedulerConf",
+    "StepLRConf",
+    "TrainerConf",
+]
+
+
+# -- bases: one per group, so that ExperimentConf's fields are checked by mypy ---------
+
+
+@dataclass(kw_only=True)
+class ComponentConf:
+    """Base of every typed component config: a hidden ``_target_`` field.
+
+    Examples
+    --------
+    >>> from pbgml.configs import SGDConf
+    >>> SGDConf()._target_
+    'torch.optim.SGD'
+    """
+
+    _target_: str = field(default="", init=False, repr=False)
+
+
+@dataclass(kw_only=True)
+class ModelConf(ComponentConf):
+    """Base of model configs.
+
+    Examples
+    --------
+    >>> from pbgml.configs import ModelConf
+    >>> ModelConf()._target_
+    ''
+    """
+
+
+@dataclass(kw_only=True)
+class LossConf(ComponentConf):
+    """Base of loss configs.
+
+    Examples
+    --------
+    >>> from pbgml.configs import LossConf, MSELossConf
+    >>> isinstance(MSELossConf(), LossConf)
+    True
+    """
+
+
+@dataclass(kw_only=True)
+class OptimizerConf(ComponentConf):
+    """Base of optimizer configs: partial, the parameters are passed in later.
+
+    Examples
+    --------
+    >>> from pbgml.configs import OptimizerConf, SGDConf
+    >>> isinstance(SGDConf(), OptimizerConf), SGDConf()._partial_
+    (True, True)
+    """
+
+    _partial_: bool = field(default=True, init=False, repr=False)
+
+
+@dataclass(kw_only=True)
+class SchedulerConf(ComponentConf):
+    """Base of scheduler configs: partial, the optimizer is passed in later.
+
+    Examples
+    --------
+    >>> from pbgml.configs import StepLRConf
+    >>> StepLRConf(step_size=10)._partial_
+    True
+    """
+
+    _partial_: bool = field(default=True, init=False, repr=False)
+
+
+@dataclass(kw_only=True)
+class DataConf(ComponentConf):
+    """Base of data configs.
+
+    Examples
+    --------
+    >>> from pbgml.configs import DataConf
+    >>> DataConf()._target_
+    ''
+    """
+
+
+@dataclass(kw_only=True)
+class MetricConf(ComponentConf):
+    """Base of metric configs.
+
+    Examples
+    --------
+    >>> from pbgml.configs import MetricConf
+    >>> MetricConf()._target_
+    ''
+    """
+
+
+@dataclass(kw_only=True)
+class CallbackConf(ComponentConf):
+    """Base of callback configs.
+
+    Examples
+    --------
+    >>> from pbgml.configs import CallbackConf
+    >>> CallbackConf()._target_
+    ''
+    """
+
+
+# -- optimizers --------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class AdamWConf(OptimizerConf):
+    """:class:`torch.optim.AdamW`: Adam with decoupled weight decay.
+
+    Examples
+    --------
+    >>> from pbgml.configs import AdamWConf
+    >>> AdamWConf(lr=3e-3, weight_decay=0.05).betas
+    (0.9, 0.999)
+    """
+
+    _target_: str = field(default="torch.optim.AdamW", init=False, repr=False)
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 1e-2
+    amsgrad: bool = False
+    maximize: bool = False
+    foreach: bool | None = None
+    fused: bool | None = None
+
+
+@dataclass(kw_only=True)
+class AdamConf(OptimizerConf):
+    """:class:`torch.optim.Adam`.
+
+    Examples
+    --------
+    >>> from pbgml.configs import AdamConf
+    >>> AdamConf().lr
+    0.001
+    """
+
+    _target_: str = field(default="torch.optim.Adam", init=False, repr=False)
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    amsgrad: bool = False
+    maximize: bool = False
+    foreach: bool | None = None
+    fused: bool | None = None
+
+
+@dataclass(kw_only=True)
+class SGDConf(OptimizerConf):
+    """:class:`torch.optim.SGD`, with momentum and Nesterov.
+
+    The course's optimizer is ``SGDConf(lr=0.001, momentum=0.9)``.
+
+    Examples
+    --------
+    >>> from pbgml.configs import SGDConf
+    >>> SGDConf(lr=0.001, momentum=0.9).momentum
+    0.9
+    """
+
+    _target_: str = field(default="torch.optim.SGD", init=False, repr=False)
+    lr: float = 1e-3
+    momentum: float = 0.0
+    dampening: float = 0.0
+    weight_decay: float = 0.0
+    nesterov: bool = False
+    maximize: bool = False
+    foreach: bool | None = None
+    fused: bool | None = None
+
+
+# -- losses ------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class CrossEntropyLossConf(LossConf):
+    """:class:`torch.nn.CrossEntropyLoss`, with class weights and label smoothing.
+
+    Examples
+    --------
+    >>> from pbgml.configs import CrossEntropyLossConf
+    >>> CrossEntropyLossConf(label_smoothing=0.1).label_smoothing
+    0.1
+    """
+
+    _target_: str = field(default="torch.nn.CrossEntropyLoss", init=False, repr=False)
+    weight: list[float] | None = None
+    ignore_index: int = -100
+    reduction: str = "mean"
+    label_smoothing: float = 0.0
+
+
+@dataclass(kw_only=True)
+class MSELossConf(LossConf):
+    """:class:`torch.nn.MSELoss`.
+
+    Examples
+    --------
+    >>> from pbgml.configs import MSELossConf
+    >>> MSELossConf().reduction
+    'mean'
+    """
+
+    _target_: str = field(default="torch.nn.MSELoss", init=False, repr=False)
+    reduction: str = "mean"
+
+
+# -- schedulers --------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class CosineAnnealingLRConf(SchedulerConf):
+    """:class:`torch.optim.lr_scheduler.CosineAnnealingLR`.
+
+    Examples
+    --------
+    >>> from pbgml.configs import CosineAnnealingLRConf
+    >>> CosineAnnealingLRConf(T_max=100).eta_min
+    0.0
+    """
+
+    _target_: str = field(
+        default="torch.optim.lr_scheduler.CosineAnnealingLR", init=False, repr=False
+    )
+    T_max: int
+    eta_min: float = 0.0
+
+
+@dataclass(kw_only=True)
+class StepLRConf(SchedulerConf):
+    """:class:`torch.optim.lr_scheduler.StepLR`: multiply the rate by ``gamma`` every ``step_size``.
+
+    Examples
+    --------
+    >>> from pbgml.configs import StepLRConf
+    >>> StepLRConf(step_size=30).gamma
+    0.1
+    """
+
+    _target_: str = field(default="torch.optim.lr_scheduler.StepLR", init=False, repr=False)
+    step_size: int
+    gamma: float = 0.1
+
+
+# -- trainer and experiment --------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class TrainerConf:
+    """How to train: epochs, device, precision, clipping, validation cadence.
+
+    The fields are typed settings; the trainer that reads them arrives with the
+    training issue, so they are not yet a ``_target_`` of their own.
+
+    Examples
+    --------
+    >>> from pbgml.configs import TrainerConf
+    >>> TrainerConf(max_epochs=2, gradient_clip_val=0.5).max_epochs
+    2
+    """
+
+    max_epochs: int = 10
+    max_steps: int | None = None
+    accelerator: str = "auto"
+    devices: int = 1
+    precision: str = "32"
+    gradient_clip_val: float | None = None
+    accumulate_grad_batches: int = 1
+    val_check_interval: float = 1.0
+    log_every_n_steps: int = 50
+    deterministic: bool = False
+    default_root_dir: str = "outputs"
+
+
+if TYPE_CHECKING:  # mypy checks the group a value belongs to; OmegaConf sees Any
+    _Model = ModelConf
+    _Loss = LossConf
+    _Optimizer = OptimizerConf
+    _Scheduler = SchedulerConf
+    _Data = DataConf
+else:
+    _Model = _Loss = _Optimizer = _Scheduler = _Data = Any
+
+
+@dataclass(kw_only=True)
+class ExperimentConf:
+    """One experiment: the whole tree that :func:`pbgml.run` builds and trains.
+
+    ``model`` and ``data`` are required. The others default to a
+    cross-entropy loss, AdamW, no scheduler and the default trainer. The group
+    fields are typed by their base class for mypy (``optimizer=MSELossConf()`` is a
+    type error), and ``Any`` for OmegaConf, so Hydra can swap one option for another.
+
+    Examples
+    --------
+    >>> from pbgml.configs import ExperimentConf, SGDConf, TrainerConf
+    >>> from pbgml.configs import DataConf, ModelConf
+    >>> cfg = ExperimentConf(
+    ...     model=ModelConf(), data=DataConf(), optimizer=SGDConf(lr=0.01), trainer=TrainerConf()
+    ... )
+    >>> cfg.optimizer.lr, cfg.loss._target_, cfg.scheduler
+    (0.01, 'torch.nn.CrossEntropyLoss', None)
+    """
+
+    model: _Model
+    loss: _Loss = field(default_factory=CrossEntropyLossConf)
+    optimizer: _Optimizer = field(default_factory=AdamWConf)
+    scheduler: _Scheduler | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    data: _Data
+    task: Any = None
+    trainer: TrainerConf = field(default_factory=TrainerConf)
+    callbacks: dict[str, Any] = field(default_factory=dict)
+    logger: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = 42
