@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def _probe(code: str) -> dict[str, object]:
     out = subprocess.run(
@@ -42,9 +44,5 @@ def test_lazy_attributes() -> None:
 
     assert pbgml.configs.AdamWConf.__name__ == "AdamWConf"
     assert "configs" in dir(pbgml)
-    try:
+    with pytest.raises(AttributeError, match="nope"):
         pbgml.nope  # type: ignore[attr-defined]  # noqa: B018
-    except AttributeError as err:
-        assert "nope" in str(err)
-    else:
-        raise AssertionError("missing attribute did not raise")

@@ -242,8 +242,9 @@ class Registry(Generic[R]):
 
         Parameters
         ----------
-        target
-            The class or function to register; omit it to get a decorator.
+        *args
+            The class or function to register, or the name to register it under
+            (``register("focal")``); omit both to get a decorator.
         name
             The name to register under; defaults to the target's ``__name__``.
         aliases

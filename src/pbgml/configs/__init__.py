@@ -29,9 +29,15 @@ fused: null
 
 from __future__ import annotations
 
-from pbgml.configs import _core
+from pbgml.configs import _components, _core, _data, _nn
+from pbgml.configs._components import *  # noqa: F403
 from pbgml.configs._core import *  # noqa: F403
+from pbgml.configs._data import *  # noqa: F403
 from pbgml.configs._index import typed_config_for
+from pbgml.configs._nn import *  # noqa: F403
 
 __all__ = ["typed_config_for"]
 __all__ += _core.__all__
+__all__ += _nn.__all__
+__all__ += _components.__all__
+__all__ += _data.__all__
