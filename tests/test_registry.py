@@ -271,6 +271,7 @@ def test_every_group_exists() -> None:
         "scheduler",
         "metric",
         "data",
+        "transform",
         "task",
         "callback",
         "logger",

@@ -145,6 +145,14 @@ class Registry(Generic[R]):
         Parameters left out of generated configs because they are supplied later.
     loaders
         Functions run once, on first use, that fill the registry (lazy catalogues).
+    meta
+        Config keys of this group that are not arguments of the target but settings
+        for pbgml (an optimizer's ``param_groups``, a scheduler's ``interval``).
+        :func:`pbgml.instantiate` takes them out before building the target and
+        hands them, with the built object, to ``finalize``.
+    finalize
+        ``"module:function"`` called as ``function(obj, **meta)`` after a config of
+        this group is built; its result is what instantiation returns.
 
     Examples
     --------
@@ -166,10 +174,14 @@ class Registry(Generic[R]):
         partial: bool = False,
         exclude: Sequence[str] = (),
         loaders: Sequence[Loader] = (),
+        meta: Sequence[str] = (),
+        finalize: str | None = None,
     ) -> None:
         self.group = group
         self.partial = partial
         self.exclude: tuple[str, ...] = tuple(exclude)
+        self.meta: tuple[str, ...] = tuple(meta)
+        self.finalize = finalize
         self._loaders: tuple[Loader, ...] = tuple(loaders)
         self._state = _State()
 

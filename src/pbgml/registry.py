@@ -38,6 +38,7 @@ __all__ = [
     "optimizer",
     "scheduler",
     "task",
+    "transform",
 ]
 
 
@@ -68,6 +69,8 @@ optimizer: Registry[torch.optim.Optimizer] = Registry(
     partial=True,
     exclude=["params"],
     loaders=[_catalog.torch_optimizers, _modules("pbgml.optim")],
+    meta=["param_groups"],
+    finalize="pbgml.optim:finalize_optimizer",
 )
 #: Every ``torch.optim.lr_scheduler`` scheduler; partial, ``optimizer`` comes later.
 scheduler: Registry[Any] = Registry(
@@ -75,11 +78,15 @@ scheduler: Registry[Any] = Registry(
     partial=True,
     exclude=["optimizer"],
     loaders=[_catalog.torch_schedulers, _modules("pbgml.optim")],
+    meta=["interval", "frequency", "monitor"],
+    finalize="pbgml.optim:finalize_scheduler",
 )
 #: Metrics computed during validation and test.
 metric: Registry[Any] = Registry("metric", loaders=[_modules("pbgml.metrics")])
 #: Data modules and datasets.
 data: Registry[Any] = Registry("data", loaders=[_modules("pbgml.data")])
+#: Sample transforms (to-tensor, normalize presets, crops, flips), composed from config.
+transform: Registry[Any] = Registry("transform", loaders=[_modules("pbgml.data")])
 #: Step logic (classification, regression, the user's own ``Task``).
 task: Registry[Any] = Registry("task")
 #: Trainer callbacks (checkpointing, early stopping, ...).
@@ -99,5 +106,17 @@ def groups() -> dict[str, Registry[Any]]:
     """
     return {
         reg.group: reg
-        for reg in (layer, model, loss, optimizer, scheduler, metric, data, task, callback, logger)
+        for reg in (
+            layer,
+            model,
+            loss,
+            optimizer,
+            scheduler,
+            metric,
+            data,
+            transform,
+            task,
+            callback,
+            logger,
+        )
     }
