@@ -19,14 +19,24 @@ from typing import TYPE_CHECKING, Any
 import torch  # noqa: F401 - pbgml is a torch library; registries list torch classes
 
 from pbgml import registry
-from pbgml._errors import PbgmlError, PluginWarning, RegistryError, UnknownNameError
+from pbgml._errors import (
+    ConfigError,
+    ConfigIssue,
+    PbgmlError,
+    PluginWarning,
+    RegistryError,
+    UnknownNameError,
+)
 from pbgml._registry import Entry, Registry
 from pbgml._version import __version__
 
 if TYPE_CHECKING:
     from pbgml import config, configs
+    from pbgml.config import check, instantiate, load_yaml, to_yaml
 
 __all__ = [
+    "ConfigError",
+    "ConfigIssue",
     "Entry",
     "PbgmlError",
     "PluginWarning",
@@ -34,15 +44,23 @@ __all__ = [
     "RegistryError",
     "UnknownNameError",
     "__version__",
+    "check",
     "config",
     "configs",
+    "instantiate",
+    "load_yaml",
     "registry",
+    "to_yaml",
 ]
 
 # name -> module that defines it; imported on first attribute access
 _LAZY: dict[str, str] = {
     "config": "pbgml.config",
     "configs": "pbgml.configs",
+    "check": "pbgml.config._check",
+    "instantiate": "pbgml.config._instantiate",
+    "load_yaml": "pbgml.config._yaml",
+    "to_yaml": "pbgml.config._yaml",
 }
 
 
@@ -51,7 +69,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'pbgml' has no attribute {name!r}")
     imported = importlib.import_module(module)
-    value = imported if module.endswith(name) else getattr(imported, name)
+    value = imported if module == f"pbgml.{name}" else getattr(imported, name)
     globals()[name] = value
     return value
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 __all__ = [
+    "ConfigError",
+    "ConfigIssue",
     "PbgmlError",
     "PluginWarning",
     "RegistryError",
@@ -94,7 +97,9 @@ class PluginWarning(UserWarning):
     """
 
 
-def closest(name: str, choices: Iterable[str], n: int = 1) -> list[str]:
+def closest(
+    name: str, choices: Iterable[str], n: int = 1, cutoff: float = SIMILARITY_CUTOFF
+) -> list[str]:
     """Return the ``n`` choices closest to ``name`` above the similarity cut-off.
 
     The comparison ignores case, so ``AdamW`` finds ``adamw``.
@@ -110,7 +115,7 @@ def closest(name: str, choices: Iterable[str], n: int = 1) -> list[str]:
     for choice in choices:
         lowered.setdefault(choice.lower(), choice)
     key = name.lower()
-    hits = difflib.get_close_matches(key, list(lowered), n=max(n, 5), cutoff=SIMILARITY_CUTOFF)
+    hits = difflib.get_close_matches(key, list(lowered), n=max(n, 5), cutoff=cutoff)
     # rank by edit distance, then by length difference (a typo replaces more often
     # than it drops a letter): 'adamx' -> 'adamw' before 'adamax'
     hits.sort(key=lambda h: (_edit_distance(key, h), abs(len(h) - len(key))))
@@ -158,3 +163,75 @@ def format_choices(name: str, choices: Iterable[str]) -> str:
     ranked = difflib.get_close_matches(name.lower(), ordered, n=MAX_CHOICES_SHOWN, cutoff=0.0)
     shown = ", ".join(repr(c) for c in sorted(ranked))
     return f"Closest of {len(ordered)} choices: {shown} (list them all with .names())."
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem found in a config: a structured record for tools.
+
+    Attributes
+    ----------
+    key
+        The full key path (``"optimizer.lr"``); ``""`` for the root.
+    message
+        What is wrong and what was expected, with a did-you-mean when one fits.
+    kind
+        One of ``unknown_key``, ``missing``, ``type``, ``unknown_name``,
+        ``not_allowed``, ``not_found``, ``partial``, ``interpolation``, ``syntax``.
+    suggestion
+        The closest valid name when there is one, else ``None``.
+    source
+        The YAML file the config came from, when it came from one.
+    line
+        The line (1-based) in ``source`` where the key is set, when known.
+
+    Examples
+    --------
+    >>> from pbgml import ConfigIssue
+    >>> issue = ConfigIssue("optimizer.lrr", "unknown key", "unknown_key", "lr", "exp.yaml", 4)
+    >>> str(issue)
+    'optimizer.lrr: unknown key (exp.yaml, line 4)'
+    """
+
+    key: str
+    message: str
+    kind: str
+    suggestion: str | None = None
+    source: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.source and self.line:
+            where = f" ({self.source}, line {self.line})"
+        elif self.line:
+            where = f" (line {self.line})"
+        return f"{self.key or '<root>'}: {self.message}{where}"
+
+
+class ConfigError(PbgmlError, ValueError):
+    """A config has problems: every one of them, each on its own line with its key path.
+
+    ``errors`` holds them as :class:`ConfigIssue` records.
+
+    Examples
+    --------
+    >>> import pbgml
+    >>> try:
+    ...     pbgml.check({"_target_": "torch.optim.SGD", "_partial_": True, "lrr": 0.1})
+    ... except pbgml.ConfigError as err:
+    ...     print(err)
+    ...     print(err.errors[0].suggestion)
+    1 problem in the config
+      lrr: unknown key for torch.optim.SGD; did you mean 'lr'?
+    lr
+    """
+
+    def __init__(self, errors: Iterable[ConfigIssue], *, source: str | None = None) -> None:
+        self.errors: tuple[ConfigIssue, ...] = tuple(errors)
+        self.source = source
+        count = len(self.errors)
+        where = source if source else "the config"
+        head = f"{count} problem{'s' if count != 1 else ''} in {where}"
+        lines = [head, *(f"  {issue}" for issue in self.errors)]
+        super().__init__("\n".join(lines))

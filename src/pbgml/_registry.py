@@ -122,6 +122,7 @@ class _State:
     aliases: dict[str, str] = field(default_factory=dict)
     generated: dict[str, type[Any]] = field(default_factory=dict)
     loaded: bool = False
+    version: int = 0  # bumped on every change, so indexes over entries can be cached
 
 
 class Registry(Generic[R]):
@@ -370,6 +371,7 @@ class Registry(Generic[R]):
         state.generated.pop(name, None)
         for alias in aliases:
             state.aliases[alias] = name
+        state.version += 1
 
     def _add_pending(self, name: str, spec: str, dist: str) -> str | None:
         """Record a plugin entry without importing it; return a problem, if any."""
@@ -381,6 +383,7 @@ class Registry(Generic[R]):
             other = self._state.entries[taken]
             return f"{self.group} {name!r} is already registered (defined at {other.origin})"
         self._state.entries[name] = _Pending(name=name, spec=spec, dist=dist)
+        self._state.version += 1
         return None
 
     def _taken_by(self, name: str) -> str | None:
@@ -393,6 +396,7 @@ class Registry(Generic[R]):
         state = self._state
         state.entries.pop(name, None)
         state.generated.pop(name, None)
+        state.version += 1
         for alias in [a for a, n in state.aliases.items() if n == name]:
             del state.aliases[alias]
 

@@ -1,4 +1,4 @@
-"""Config machinery: generated configs and the bridge from registries to Hydra.
+"""Config machinery: checking, safe instantiation, YAML, generated configs, Hydra store.
 
 Examples
 --------
@@ -10,7 +10,18 @@ True
 
 from __future__ import annotations
 
+from pbgml.config._check import check
 from pbgml.config._generate import config_from_signature
+from pbgml.config._instantiate import instantiate
 from pbgml.config._store import PRIMARY_CONFIG, store_registries
+from pbgml.config._yaml import load_yaml, to_yaml
 
-__all__ = ["PRIMARY_CONFIG", "config_from_signature", "store_registries"]
+__all__ = [
+    "PRIMARY_CONFIG",
+    "check",
+    "config_from_signature",
+    "instantiate",
+    "load_yaml",
+    "store_registries",
+    "to_yaml",
+]

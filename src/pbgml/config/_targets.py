@@ -1,0 +1,256 @@
+"""Safe resolution of ``_target_`` paths: deny by default.
+
+A ``_target_`` is accepted only when what it *resolves to* is a registered entry, or
+when its canonical path falls under a prefix the caller allowed in code. The path is
+resolved through modules that are already imported; a module is imported only when
+it is allowed (under an ``allow`` prefix, or the home of a registered entry), so a
+config can never make pbgml import, let alone call, something the user did not allow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pbgml._registry import Entry, Registry, _Pending
+
+__all__ = ["Allow", "Resolved", "TargetError", "registered_index", "resolve_target"]
+
+_PATH_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+#: hydra-zen writes a reference to a function (a default such as ``F.relu``) as a node
+#: with this target and a ``path``; pbgml resolves the path itself, never calling it.
+GET_OBJ = "hydra_zen.funcs.get_obj"
+#: Pure tensor functions that generated configs may reference (``activation=F.relu``).
+REFERENCE_ALLOW = ("torch.nn.functional",)
+#: Suggestions for a path are stricter than for a key: a wrong path is rarely a typo.
+TARGET_CUTOFF = 0.75
+
+_BAD_ALLOW = (
+    "allow={value!r} is not a dotted prefix: give module or object paths such as "
+    "'myproject.models' (a bare '*' would allow anything, including os.system)."
+)
+
+
+class TargetError(Exception):
+    """Why a target was refused; carries the kind and a suggestion for the report."""
+
+    def __init__(self, message: str, kind: str, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.suggestion = suggestion
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A target that passed the check: the object, and its registry entry if any."""
+
+    obj: Any
+    entry: Entry[Any] | None
+    registry: Registry[Any] | None
+
+
+class Allow:
+    """A validated allowlist of dotted prefixes, given in code."""
+
+    def __init__(self, prefixes: Iterable[str] = ()) -> None:
+        if isinstance(prefixes, str):
+            prefixes = (prefixes,)
+        cleaned: list[str] = []
+        for prefix in prefixes:
+            if not isinstance(prefix, str):
+                raise ValueError(_BAD_ALLOW.format(value=prefix))
+            stripped = prefix.strip().rstrip(".")
+            if not _PATH_RE.match(stripped):
+                raise ValueError(_BAD_ALLOW.format(value=prefix))
+            cleaned.append(stripped)
+        self.prefixes: tuple[str, ...] = tuple(cleaned)
+
+    def covers(self, path: str, extra: Sequence[str] = ()) -> bool:
+        """Whether ``path`` is one of the prefixes or lies below one."""
+        return any(path == p or path.startswith(p + ".") for p in (*self.prefixes, *extra))
+
+
+_index_cache: dict[str, Any] = {"version": None, "by_id": {}, "modules": frozenset()}
+
+
+def _registries() -> dict[str, Registry[Any]]:
+    from pbgml import registry
+
+    return registry.groups()
+
+
+def registered_index() -> tuple[dict[int, tuple[Entry[Any], Registry[Any]]], frozenset[str]]:
+    """Map ``id(target)`` to its entry, for every loaded entry, and list their modules.
+
+    The index is rebuilt only when a registry changed since the last call.
+    """
+    groups = _registries()
+    version = tuple(reg._state.version for reg in groups.values())
+    if _index_cache["version"] != version:
+        by_id: dict[int, tuple[Entry[Any], Registry[Any]]] = {}
+        modules: set[str] = set()
+        for reg in groups.values():
+            reg._ensure_loaded()
+            for item in reg._state.entries.values():
+                if isinstance(item, Entry):
+                    by_id.setdefault(id(item.target), (item, reg))
+                    module = getattr(item.target, "__module__", None)
+                    if isinstance(module, str):
+                        modules.add(module)
+        # recomputed: loading may itself have registered entries
+        version = tuple(reg._state.version for reg in groups.values())
+        _index_cache.update(version=version, by_id=by_id, modules=frozenset(modules))
+    return _index_cache["by_id"], _index_cache["modules"]
+
+
+def _pending(path: str) -> tuple[Registry[Any], _Pending] | None:
+    for reg in _registries().values():
+        for item in reg._state.entries.values():
+            if isinstance(item, _Pending) and item.origin == path:
+                return reg, item
+    return None
+
+
+def _walk(path: str, may_import: Any) -> Any:
+    """Resolve ``path`` through imported modules; import only where ``may_import`` says."""
+    parts = path.split(".")
+    obj: Any = None
+    start = 0
+    for cut in range(len(parts), 0, -1):  # longest imported module prefix
+        module = sys.modules.get(".".join(parts[:cut]))
+        if module is not None:
+            obj, start = module, cut
+            break
+    if obj is None:
+        if not may_import(parts[0]):
+            raise LookupError(parts[0])
+        obj, start = importlib.import_module(parts[0]), 1
+    for i in range(start, len(parts)):
+        name = parts[i]
+        if hasattr(obj, name):
+            obj = getattr(obj, name)
+            continue
+        module_name = ".".join(parts[: i + 1])
+        if not hasattr(obj, "__path__"):  # only a package has submodules to import
+            raise AttributeError(name)
+        if not may_import(module_name):
+            raise LookupError(module_name)
+        obj = importlib.import_module(module_name)
+    return obj
+
+
+def _canonical(obj: Any) -> str | None:
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if isinstance(obj, type(sys)):
+        return obj.__name__
+    if isinstance(module, str) and isinstance(qualname, str):
+        return f"{module}.{qualname}"
+    return None
+
+
+def _suggest(path: str, group: str | None) -> str | None:
+    """The registered name closest to the path's last part, if it is close enough."""
+    from pbgml._errors import closest
+
+    groups = _registries()
+    regs = [groups[group]] if group in groups else list(groups.values())
+    last = path.rsplit(".", 1)[-1]
+    canonical: dict[str, str] = {}
+    for reg in regs:
+        for name in reg.names():
+            canonical.setdefault(name, name)
+        for alias, name in reg._state.aliases.items():
+            canonical.setdefault(alias, name)
+    hits = closest(last, canonical, cutoff=TARGET_CUTOFF)
+    return canonical[hits[0]] if hits else None
+
+
+def _hint(suggestion: str | None) -> str:
+    return f" Did you mean {suggestion!r}?" if suggestion else ""
+
+
+def _exists(module: str) -> bool:
+    """Whether a module can be found, without importing it (or running any of its code)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def resolve_target(
+    path: Any, allow: Allow, *, group: str | None = None, reference: bool = False
+) -> Resolved:
+    """Resolve a ``_target_`` safely, or raise :class:`TargetError` saying why not.
+
+    ``path`` may be a dotted path or a registry name (``adamw``); a name is looked up
+    in ``group``'s registry when the key says which group it is, else in every registry.
+    """
+    if not isinstance(path, str):
+        raise TargetError(f"_target_ must be a string, got {path!r}", "type")
+    groups = _registries()
+    if "." not in path:  # a registry name
+        candidates = [groups[group]] if group in groups else list(groups.values())
+        for reg in candidates:
+            if path in reg:
+                entry = reg.entry(path)
+                return Resolved(entry.target, entry, reg)
+        suggestion = _suggest(path, group)
+        what = f"unknown {group}" if group in groups else "unknown component"
+        raise TargetError(f"{what} {path!r}.{_hint(suggestion)}", "unknown_name", suggestion)
+    if not _PATH_RE.match(path):
+        raise TargetError(f"{path!r} is not a dotted import path", "syntax")
+    by_id, modules = registered_index()
+    pending = _pending(path)
+    if pending is not None:  # a plugin entry, imported through its registry
+        reg, item = pending
+        entry = reg.entry(item.name)
+        return Resolved(entry.target, entry, reg)
+    extra = REFERENCE_ALLOW if reference else ()
+
+    def may_import(module: str) -> bool:
+        return allow.covers(module, extra) or module in modules
+
+    try:
+        obj = _walk(path, may_import)
+    except LookupError as err:
+        module = str(err.args[0])
+        suggestion = _suggest(path, group)
+        if not _exists(module):
+            raise TargetError(
+                f"{path!r} does not exist.{_hint(suggestion)}", "not_found", suggestion
+            ) from None
+        raise TargetError(
+            f"{path!r} is not allowed: it is not a registered component, and its module "
+            f"{module!r} is not allowed, so it was not even imported. Register it "
+            f"(@pbgml.registry.<group>.register) or allow it in code: "
+            f"instantiate(cfg, allow=[{path.rsplit('.', 1)[0]!r}]).{_hint(suggestion)}",
+            "not_allowed",
+            suggestion,
+        ) from None
+    except (ImportError, AttributeError):
+        suggestion = _suggest(path, group)
+        raise TargetError(
+            f"{path!r} does not exist.{_hint(suggestion)}", "not_found", suggestion
+        ) from None
+    found = by_id.get(id(obj))
+    if found is not None:
+        return Resolved(obj, found[0], found[1])
+    canonical = _canonical(obj)
+    if canonical is not None and allow.covers(canonical, extra):
+        return Resolved(obj, None, None)
+    shown = f"{path!r}" if canonical in (None, path) else f"{path!r} (that is {canonical})"
+    suggestion = _suggest(path, group)
+    raise TargetError(
+        f"{shown} is not allowed: it is not a registered component and not under an "
+        f"allowed prefix. Register it or allow it in code: "
+        f"instantiate(cfg, allow=[...]).{_hint(suggestion)}",
+        "not_allowed",
+        suggestion,
+    )

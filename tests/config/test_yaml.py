@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from omegaconf import OmegaConf
+
+import pbgml
+from pbgml import ConfigError, registry
+from pbgml.configs import AdamWConf, ExperimentConf, SGDConf, TrainerConf
+
+ALL_ENTRIES = [(g, n) for g, reg in registry.groups().items() for n in reg.names()]
+
+
+@pytest.mark.parametrize(("group", "name"), ALL_ENTRIES, ids=str)
+def test_every_registered_config_round_trips(group: str, name: str) -> None:
+    conf = registry.groups()[group].config(name)
+    text = pbgml.to_yaml(conf)
+    again = pbgml.load_yaml(text)
+    assert again == OmegaConf.structured(conf)
+    assert pbgml.to_yaml(again) == text
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lr=finite, b1=finite, b2=finite, wd=finite, amsgrad=st.booleans())
+def test_typed_config_values_round_trip(
+    lr: float, b1: float, b2: float, wd: float, amsgrad: bool
+) -> None:
+    cfg = AdamWConf(lr=lr, betas=(b1, b2), weight_decay=wd, amsgrad=amsgrad)
+    loaded = pbgml.load_yaml(pbgml.to_yaml(cfg), schema=AdamWConf)
+    back = OmegaConf.to_object(loaded)
+    assert back.lr == lr or (math.isclose(back.lr, lr))
+    assert tuple(back.betas) == (b1, b2)
+    assert back.weight_decay == wd
+    assert back.amsgrad is amsgrad
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    max_epochs=st.integers(0, 10_000),
+    clip=st.none() | finite,
+    root=st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
+)
+def test_trainer_values_round_trip(max_epochs: int, clip: float | None, root: str) -> None:
+    cfg = TrainerConf(max_epochs=max_epochs, gradient_clip_val=clip, default_root_dir=root)
+    loaded = pbgml.load_yaml(pbgml.to_yaml(cfg), schema=TrainerConf)
+    assert OmegaConf.to_object(loaded) == cfg
+
+
+def test_load_yaml_from_path_and_text(tmp_path: Path) -> None:
+    path = tmp_path / "opt.yaml"
+    path.write_text(pbgml.to_yaml(SGDConf(lr=0.2)))
+    assert pbgml.load_yaml(path).lr == 0.2
+    assert pbgml.load_yaml(str(path)).lr == 0.2
+    assert pbgml.load_yaml("a: 1\nb: ${a}\n").b == 1
+
+
+def test_load_yaml_schema_errors_name_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("lr: 0.1\nmomentum: fast\n")
+    with pytest.raises(ConfigError) as info:
+        pbgml.load_yaml(path, schema=SGDConf)
+    (issue,) = info.value.errors
+    assert issue.key == "momentum"
+    assert issue.line == 2
+    with pytest.raises(ConfigError, match="lrr"):
+        pbgml.load_yaml("lrr: 0.1", schema=SGDConf)
+
+
+def test_experiment_round_trips() -> None:
+    from pbgml.configs import DataConf, ModelConf
+
+    cfg: Any = ExperimentConf(model=ModelConf(), data=DataConf(), optimizer=SGDConf(lr=0.3))
+    text = pbgml.to_yaml(cfg)
+    assert pbgml.load_yaml(text) == OmegaConf.create(text)
+    assert pbgml.load_yaml(text).optimizer.lr == 0.3
