@@ -13,7 +13,7 @@ import pytest
 
 ENTRY_POINTS = """\
 [pbgml.plugins]
-loss.focal = fakeplug.losses:FocalLoss
+loss.plug_focal = fakeplug.losses:FocalLoss
 model.tiny = fakeplug.models:tiny_model
 loss.broken = fakeplug.missing_module:Nope
 bogus.thing = fakeplug.losses:FocalLoss
@@ -85,14 +85,14 @@ def test_lazy_entries_are_listed_without_import(plugin_root: tuple[Path, Path]) 
         """
         with warnings.catch_warnings(record=True) as caught:
             from pbgml import registry
-            names = registry.loss.names("focal")
-            present = "focal" in registry.loss
+            names = registry.loss.names("plug_focal")
+            present = "plug_focal" in registry.loss
             models = registry.model.names()
         print(json.dumps({"names": names, "present": present, "models": models,
                           "warnings": [str(w.message) for w in caught]}))
         """,
     )
-    assert result["names"] == ["focal"]
+    assert result["names"] == ["plug_focal"]
     assert result["present"] is True
     assert "tiny" in result["models"]  # type: ignore[operator]
     assert not marker.exists(), "listing a plugin must not import it"
@@ -104,8 +104,8 @@ def test_lazy_entry_imports_when_used(plugin_root: tuple[Path, Path]) -> None:
         root,
         """
         from pbgml import registry
-        loss = registry.loss.build("focal", gamma=3.0)
-        entry = registry.loss.entry("focal")
+        loss = registry.loss.build("plug_focal", gamma=3.0)
+        entry = registry.loss.entry("plug_focal")
         model = registry.model.build("tiny", width=5)
         print(json.dumps({"gamma": loss.gamma, "doc": entry.doc, "origin": entry.origin,
                           "registered_at": entry.registered_at,

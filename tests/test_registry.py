@@ -214,8 +214,16 @@ def test_every_torch_loss_is_registered_without_suffix() -> None:
     from torch.nn.modules.loss import _Loss
 
     expected = _public_subclasses(torch.nn, _Loss) - {torch.nn.NLLLoss2d}
-    assert expected <= _registered(registry.loss)
-    assert registry.loss.get("cross_entropy") is torch.nn.CrossEntropyLoss
+    registered = _registered(registry.loss)
+    # pbgml replaces a few (class weights from YAML lists) with subclasses of torch's
+    uncovered = {
+        cls
+        for cls in expected
+        if not any(isinstance(t, type) and issubclass(t, cls) for t in registered)
+    }
+    assert uncovered == set()
+    assert issubclass(registry.loss.get("cross_entropy"), torch.nn.CrossEntropyLoss)
+    assert registry.loss.get("mse") is torch.nn.MSELoss
     assert registry.loss.resolve("CrossEntropyLoss") == "cross_entropy"
     assert registry.loss.resolve("BCEWithLogitsLoss") == "bce_with_logits"
 

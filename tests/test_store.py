@@ -39,7 +39,7 @@ def test_primary_config_defaults() -> None:
     with initialize(version_base=None):
         cfg = compose(PRIMARY_CONFIG)
     assert cfg.optimizer._target_ == "torch.optim.AdamW"
-    assert cfg.loss._target_ == "torch.nn.CrossEntropyLoss"
+    assert cfg.loss._target_ == "pbgml.losses.CrossEntropyLoss"
     assert cfg.trainer.max_epochs == 10
     assert cfg.scheduler is None
     assert OmegaConf.is_missing(cfg, "model")

@@ -33,6 +33,7 @@ from pbgml._version import __version__
 if TYPE_CHECKING:
     from pbgml import config, configs
     from pbgml.config import check, instantiate, load_yaml, to_yaml
+    from pbgml.nn import ShapeMismatchError, check_input, summary
 
 __all__ = [
     "ConfigError",
@@ -42,14 +43,17 @@ __all__ = [
     "PluginWarning",
     "Registry",
     "RegistryError",
+    "ShapeMismatchError",
     "UnknownNameError",
     "__version__",
     "check",
+    "check_input",
     "config",
     "configs",
     "instantiate",
     "load_yaml",
     "registry",
+    "summary",
     "to_yaml",
 ]
 
@@ -61,6 +65,9 @@ _LAZY: dict[str, str] = {
     "instantiate": "pbgml.config._instantiate",
     "load_yaml": "pbgml.config._yaml",
     "to_yaml": "pbgml.config._yaml",
+    "summary": "pbgml.nn",
+    "check_input": "pbgml.nn",
+    "ShapeMismatchError": "pbgml.nn",
 }
 
 

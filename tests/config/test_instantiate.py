@@ -250,3 +250,13 @@ def test_python_and_yaml_configs_build_equal_objects(tmp_path: Path) -> None:
     oa, ob = a["optimizer"](params), b["optimizer"](params)
     assert oa.defaults == ob.defaults
     assert oa.defaults["betas"] == (0.8, 0.9)
+
+
+def test_constructor_error_names_the_argument_key(tmp_path: Path) -> None:
+    from pbgml.data import DataNotFoundError
+
+    cfg = {"data": {"_target_": "cifar10", "root": str(tmp_path / "nowhere")}}
+    with pytest.raises(DataNotFoundError) as info:
+        pbgml.instantiate(cfg)
+    assert str(tmp_path / "nowhere") in str(info.value)
+    assert any("the argument is set at data.root" in n for n in info.value.__notes__)

@@ -99,7 +99,9 @@ class _Builder:
             try:
                 obj = target(*args, **kwargs)
             except Exception as err:
-                _note(err, f"pbgml: raised while building {where!r} ({node['_target_']})")
+                param = getattr(err, "param", None)  # components may say which argument
+                at = f"; the argument is set at {key}.{param}" if isinstance(param, str) else ""
+                _note(err, f"pbgml: raised while building {where!r} ({node['_target_']}){at}")
                 raise
         if registry is not None and registry.finalize:
             try:
@@ -151,7 +153,7 @@ def instantiate(cfg: Any, *, allow: cabc.Iterable[str] = (), key: str = "") -> A
     >>> try:
     ...     pbgml.instantiate({"_target_": "os.system", "command": "echo hi"})
     ... except pbgml.ConfigError as err:
-    ...     print(str(err).splitlines()[1][:60])
+    ...     print(str(err).splitlines()[1][:61])
       _target_: 'os.system' (that is posix.system) is not allowed
     """
     tree = read_tree(cfg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,6 +23,10 @@ DEFAULTS: list[Any] = [
     {"data": None},
     {"trainer": "default"},
 ]
+
+
+def _as_is(conf: Any) -> Any:
+    return conf
 
 
 def store_registries(*, to_hydra: bool = True) -> ZenStore:
@@ -53,17 +58,20 @@ def store_registries(*, to_hydra: bool = True) -> ZenStore:
     >>> with initialize(version_base=None):
     ...     cfg = compose("pbgml", overrides=["optimizer=sgd", "optimizer.lr=0.1"])
     >>> cfg.optimizer._target_, cfg.optimizer.lr, cfg.loss._target_
-    ('torch.optim.SGD', 0.1, 'torch.nn.CrossEntropyLoss')
+    ('torch.optim.SGD', 0.1, 'pbgml.losses.CrossEntropyLoss')
     """
     from hydra_zen import MISSING, ZenStore, make_config
 
     from pbgml import configs, registry
 
     store = ZenStore(name="pbgml", deferred_to_config=False, overwrite_ok=True)
+    # configs are stored as they are: hydra-zen would otherwise wrap a dataclass with
+    # required keyword-only fields in a builds() of its own
+    as_is = functools.partial(store, to_config=_as_is)
     for group, reg in registry.groups().items():
         for name in reg.names():
-            store(reg.config(name), group=group, name=name)
-    store(configs.TrainerConf, group="trainer", name="default")
+            as_is(reg.config(name), group=group, name=name)
+    as_is(configs.TrainerConf, group="trainer", name="default")
     primary = make_config(
         defaults=DEFAULTS,
         model=MISSING,

@@ -76,7 +76,7 @@ class Allow:
         return any(path == p or path.startswith(p + ".") for p in (*self.prefixes, *extra))
 
 
-_index_cache: dict[str, Any] = {"version": None, "by_id": {}, "modules": frozenset()}
+_index_cache: dict[str, Any] = {"version": None}
 
 
 def _registries() -> dict[str, Registry[Any]]:
@@ -85,36 +85,38 @@ def _registries() -> dict[str, Registry[Any]]:
     return registry.groups()
 
 
-def registered_index() -> tuple[dict[int, tuple[Entry[Any], Registry[Any]]], frozenset[str]]:
-    """Map ``id(target)`` to its entry, for every loaded entry, and list their modules.
+@dataclass(frozen=True)
+class _Index:
+    by_id: dict[int, tuple[Entry[Any], Registry[Any]]]
+    modules: frozenset[str]
+    pending: dict[str, tuple[Registry[Any], str]]
+
+
+def registered_index() -> _Index:
+    """Every loaded entry by ``id(target)``, their modules, and plugin entries by path.
 
     The index is rebuilt only when a registry changed since the last call.
     """
     groups = _registries()
+    for reg in groups.values():
+        reg._ensure_loaded()
     version = tuple(reg._state.version for reg in groups.values())
     if _index_cache["version"] != version:
         by_id: dict[int, tuple[Entry[Any], Registry[Any]]] = {}
         modules: set[str] = set()
+        pending: dict[str, tuple[Registry[Any], str]] = {}
         for reg in groups.values():
-            reg._ensure_loaded()
             for item in reg._state.entries.values():
-                if isinstance(item, Entry):
-                    by_id.setdefault(id(item.target), (item, reg))
-                    module = getattr(item.target, "__module__", None)
-                    if isinstance(module, str):
-                        modules.add(module)
-        # recomputed: loading may itself have registered entries
-        version = tuple(reg._state.version for reg in groups.values())
-        _index_cache.update(version=version, by_id=by_id, modules=frozenset(modules))
-    return _index_cache["by_id"], _index_cache["modules"]
-
-
-def _pending(path: str) -> tuple[Registry[Any], _Pending] | None:
-    for reg in _registries().values():
-        for item in reg._state.entries.values():
-            if isinstance(item, _Pending) and item.origin == path:
-                return reg, item
-    return None
+                if isinstance(item, _Pending):
+                    pending[item.origin] = (reg, item.name)
+                    continue
+                by_id.setdefault(id(item.target), (item, reg))
+                module = getattr(item.target, "__module__", None)
+                if isinstance(module, str):
+                    modules.add(module)
+        _index_cache.update(version=version, index=_Index(by_id, frozenset(modules), pending))
+    index: _Index = _index_cache["index"]
+    return index
 
 
 def _walk(path: str, may_import: Any) -> Any:
@@ -206,12 +208,13 @@ def resolve_target(
         raise TargetError(f"{what} {path!r}.{_hint(suggestion)}", "unknown_name", suggestion)
     if not _PATH_RE.match(path):
         raise TargetError(f"{path!r} is not a dotted import path", "syntax")
-    by_id, modules = registered_index()
-    pending = _pending(path)
+    index = registered_index()
+    pending = index.pending.get(path)
     if pending is not None:  # a plugin entry, imported through its registry
-        reg, item = pending
-        entry = reg.entry(item.name)
+        reg, name = pending
+        entry = reg.entry(name)
         return Resolved(entry.target, entry, reg)
+    by_id, modules = index.by_id, index.modules
     extra = REFERENCE_ALLOW if reference else ()
 
     def may_import(module: str) -> bool:

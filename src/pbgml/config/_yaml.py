@@ -23,11 +23,11 @@ def to_yaml(cfg: Any) -> str:
     >>> print(pbgml.to_yaml(StepLRConf(step_size=5)), end="")
     _target_: torch.optim.lr_scheduler.StepLR
     _partial_: true
-    step_size: 5
-    gamma: 0.1
     interval: epoch
     frequency: 1
     monitor: null
+    step_size: 5
+    gamma: 0.1
     """
     from omegaconf import OmegaConf
 

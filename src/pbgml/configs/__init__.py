@@ -25,6 +25,12 @@ amsgrad: false
 maximize: false
 foreach: null
 fused: null
+param_groups:
+  no_decay:
+  - bias
+  - norm
+  lr_mult: {}
+  freeze: []
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ __all__ = [
     "MetricConf",
     "ModelConf",
     "OptimizerConf",
+    "ParamGroupsConf",
     "SGDConf",
     "SchedulerConf",
     "StepLRConf",
@@ -90,9 +91,27 @@ class SchedulerConf(ComponentConf):
     >>> from pbgml.configs import StepLRConf
     >>> StepLRConf(step_size=10)._partial_
     True
+
+    Every scheduler config also says when the trainer steps the scheduler; these
+    keys are not arguments of the scheduler (they are the scheduler registry's
+    ``meta`` keys, handed to :func:`pbgml.optim.finalize_scheduler`):
+
+    ``interval``
+        ``"epoch"`` (default) or ``"step"``: step after every epoch or every
+        optimizer step.
+    ``frequency``
+        Step every ``frequency`` intervals.
+    ``monitor``
+        The logged metric a ReduceLROnPlateau steps on (``"val/loss"``).
+
+    >>> StepLRConf(step_size=1000, interval="step").interval
+    'step'
     """
 
     _partial_: bool = field(default=True, init=False, repr=False)
+    interval: str = "epoch"
+    frequency: int = 1
+    monitor: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -135,14 +154,59 @@ class CallbackConf(ComponentConf):
 
 
 @dataclass(kw_only=True)
+class ParamGroupsConf:
+    """How an optimizer splits the model's parameters: :class:`pbgml.optim.ParamGroups`.
+
+    Not a component of its own (no ``_target_``): the ``param_groups`` key of an
+    optimizer config, read by :func:`pbgml.optim.finalize_optimizer`. In YAML::
+
+        optimizer:
+          param_groups: {no_decay: [bias, norm], lr_mult: {"backbone.*": 0.1}}
+
+    Parameters
+    ----------
+    no_decay
+        Kinds (``bias``, ``norm``, ``embedding``) and name patterns trained
+        without weight decay.
+    lr_mult
+        Learning-rate multipliers by module or parameter name pattern; the first
+        match wins.
+    freeze
+        Name patterns of parameters to freeze and leave out.
+
+    Examples
+    --------
+    >>> from pbgml.configs import AdamWConf, ParamGroupsConf
+    >>> AdamWConf().param_groups
+    ParamGroupsConf(no_decay=('bias', 'norm'), lr_mult={}, freeze=())
+    >>> AdamWConf(param_groups=ParamGroupsConf(freeze=("encoder.*",))).param_groups.freeze
+    ('encoder.*',)
+    """
+
+    no_decay: tuple[str, ...] = ()
+    lr_mult: dict[str, float] = field(default_factory=dict)
+    freeze: tuple[str, ...] = ()
+
+
+def _no_decay_on_bias_and_norm() -> ParamGroupsConf:
+    return ParamGroupsConf(no_decay=("bias", "norm"))
+
+
+@dataclass(kw_only=True)
 class AdamWConf(OptimizerConf):
     """:class:`torch.optim.AdamW`: Adam with decoupled weight decay.
+
+    ``param_groups`` (not an argument of AdamW: the optimizer registry's ``meta``
+    key) defaults to no weight decay on biases and normalization weights; set it
+    to ``None`` for a single group.
 
     Examples
     --------
     >>> from pbgml.configs import AdamWConf
     >>> AdamWConf(lr=3e-3, weight_decay=0.05).betas
     (0.9, 0.999)
+    >>> AdamWConf(param_groups=None).param_groups is None
+    True
     """
 
     _target_: str = field(default="torch.optim.AdamW", init=False, repr=False)
@@ -154,11 +218,12 @@ class AdamWConf(OptimizerConf):
     maximize: bool = False
     foreach: bool | None = None
     fused: bool | None = None
+    param_groups: ParamGroupsConf | None = field(default_factory=_no_decay_on_bias_and_norm)
 
 
 @dataclass(kw_only=True)
 class AdamConf(OptimizerConf):
-    """:class:`torch.optim.Adam`.
+    """:class:`torch.optim.Adam`; ``param_groups`` defaults to one group.
 
     Examples
     --------
@@ -176,13 +241,15 @@ class AdamConf(OptimizerConf):
     maximize: bool = False
     foreach: bool | None = None
     fused: bool | None = None
+    param_groups: ParamGroupsConf | None = None
 
 
 @dataclass(kw_only=True)
 class SGDConf(OptimizerConf):
     """:class:`torch.optim.SGD`, with momentum and Nesterov.
 
-    The course's optimizer is ``SGDConf(lr=0.001, momentum=0.9)``.
+    The course's optimizer is ``SGDConf(lr=0.001, momentum=0.9)``. ``param_groups``
+    (see :class:`ParamGroupsConf`) defaults to one group.
 
     Examples
     --------
@@ -200,6 +267,7 @@ class SGDConf(OptimizerConf):
     maximize: bool = False
     foreach: bool | None = None
     fused: bool | None = None
+    param_groups: ParamGroupsConf | None = None
 
 
 # -- losses ------------------------------------------------------------------------
@@ -207,16 +275,18 @@ class SGDConf(OptimizerConf):
 
 @dataclass(kw_only=True)
 class CrossEntropyLossConf(LossConf):
-    """:class:`torch.nn.CrossEntropyLoss`, with class weights and label smoothing.
+    """:class:`pbgml.losses.CrossEntropyLoss`, with class weights and label smoothing.
+
+    torch's cross-entropy, taking the class ``weight`` as a list of floats (YAML).
 
     Examples
     --------
     >>> from pbgml.configs import CrossEntropyLossConf
-    >>> CrossEntropyLossConf(label_smoothing=0.1).label_smoothing
+    >>> CrossEntropyLossConf(weight=[1.0, 2.0], label_smoothing=0.1).label_smoothing
     0.1
     """
 
-    _target_: str = field(default="torch.nn.CrossEntropyLoss", init=False, repr=False)
+    _target_: str = field(default="pbgml.losses.CrossEntropyLoss", init=False, repr=False)
     weight: list[float] | None = None
     ignore_index: int = -100
     reduction: str = "mean"
@@ -332,7 +402,7 @@ class ExperimentConf:
     ...     model=ModelConf(), data=DataConf(), optimizer=SGDConf(lr=0.01), trainer=TrainerConf()
     ... )
     >>> cfg.optimizer.lr, cfg.loss._target_, cfg.scheduler
-    (0.01, 'torch.nn.CrossEntropyLoss', None)
+    (0.01, 'pbgml.losses.CrossEntropyLoss', None)
     """
 
     model: _Model

@@ -1,0 +1,102 @@
+"""Errors raised by pbgml.data, and the helpers that word them."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+from pbgml._errors import PbgmlError
+
+__all__ = ["DataError", "DataNotFoundError", "OptionalDependencyError"]
+
+
+class DataError(PbgmlError, ValueError):
+    """A data file is malformed, or a data argument has a bad value.
+
+    The message names the argument (``root``, ``val_split``...), the value and
+    what was expected. ``path`` and ``param`` hold the file and the argument when
+    they are known.
+
+    Examples
+    --------
+    >>> from pbgml.data import DataModule, DataError
+    >>> import torch
+    >>> try:
+    ...     DataModule(torch.utils.data.TensorDataset(torch.zeros(4, 1)), val_split=1.5)
+    ... except DataError as err:
+    ...     print(err.param)
+    val_split
+    """
+
+    def __init__(
+        self, message: str, *, path: str | os.PathLike[str] | None = None, param: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = None if path is None else os.fspath(path)
+        self.param = param
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """A data file or folder is missing (pbgml never downloads anything).
+
+    Examples
+    --------
+    >>> from pbgml.data import CIFAR10, DataNotFoundError
+    >>> try:
+    ...     CIFAR10(root="no/such/dir")
+    ... except FileNotFoundError as err:
+    ...     print(isinstance(err, DataNotFoundError), err.param)
+    True root
+    """
+
+
+class OptionalDependencyError(PbgmlError, ImportError):
+    """An optional dependency is needed; the message names the pbgml extra to install.
+
+    Examples
+    --------
+    >>> from pbgml.data import OptionalDependencyError
+    >>> issubclass(OptionalDependencyError, ImportError)
+    True
+    """
+
+
+def require(module: str, *, extra: str | None, purpose: str) -> ModuleType:
+    """Import an optional module, or raise :class:`OptionalDependencyError` naming the extra."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        top = module.partition(".")[0]
+        package = {"sklearn": "scikit-learn", "PIL": "Pillow"}.get(top, top)
+        install = f"pbgml[{extra}]" if extra else package
+        raise OptionalDependencyError(
+            f"{purpose} requires {package}: pip install {install}"
+        ) from err
+
+
+def missing(
+    param: str,
+    value: object,
+    expected: str,
+    where: str,
+    *,
+    problem: str = "it is not there",
+    hint: str = "",
+) -> DataNotFoundError:
+    """Word a missing-file error: argument and value, what was expected where, the fix."""
+    message = f"{param}={value!r}: expected {expected} in {where}, but {problem}."
+    if hint:
+        message += f" {hint}"
+    return DataNotFoundError(message, path=where, param=param)
+
+
+def malformed(param: str, value: object, path: str | os.PathLike[str], problem: str) -> DataError:
+    """Word a malformed-file error: argument and value, the file, what is wrong."""
+    return DataError(
+        f"{param}={value!r}: {os.fspath(path)} is malformed: {problem}", path=path, param=param
+    )

@@ -1,0 +1,391 @@
+"""The :class:`DataModule`: datasets, a seeded train/val split and the data loaders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+
+from pbgml._errors import did_you_mean
+from pbgml.data._datasets import _Transformed, base_dataset, check_int
+from pbgml.data._errors import DataError
+from pbgml.data._transforms import Transform
+
+__all__ = ["DataModule", "split_indices"]
+
+_STAGES = ("fit", "validate", "test", "predict")
+_PERSISTENT = (
+    "persistent_workers=True keeps worker processes alive between epochs, but num_workers=0 "
+    "starts none: set num_workers > 0 or persistent_workers=False "
+    "(data.num_workers / data.persistent_workers in a config)"
+)
+
+
+def _held_out_count(n: int, split: float, param: str) -> int:
+    if isinstance(split, bool) or not isinstance(split, int | float):
+        raise DataError(
+            f"{param}={split!r} must be a fraction in (0, 1) or a count of samples", param=param
+        )
+    if 0 < split < 1:
+        count = round(n * split)
+    elif split >= 1 and float(split).is_integer():
+        count = int(split)
+    else:
+        raise DataError(
+            f"{param}={split!r} must be a fraction in (0, 1) or a whole count >= 1", param=param
+        )
+    if not 0 < count < n:
+        raise DataError(
+            f"{param}={split!r} holds out {count} of {n} samples; both parts must be non-empty",
+            param=param,
+        )
+    return count
+
+
+def split_indices(
+    n: int, split: float, seed: int = 0, *, param: str = "val_split"
+) -> tuple[list[int], list[int]]:
+    """Shuffle ``range(n)`` with a seeded generator and hold out ``split`` of it.
+
+    Parameters
+    ----------
+    n
+        The number of samples.
+    split
+        A fraction in (0, 1), or a whole count (``5000`` or ``5000.0``).
+    seed
+        Seeds the :class:`torch.Generator`: the same seed always gives the same split.
+    param
+        The argument named in error messages.
+
+    Returns
+    -------
+    tuple of list of int
+        The kept indices and the held-out indices.
+
+    Examples
+    --------
+    >>> from pbgml.data import split_indices
+    >>> kept, held = split_indices(10, 0.2, seed=0)
+    >>> len(kept), len(held), sorted(kept + held) == list(range(10))
+    (8, 2, True)
+    """
+    count = _held_out_count(n, split, param)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return order[count:], order[:count]
+
+
+def _length(dataset: object, param: str) -> int:
+    try:
+        return len(dataset)  # type: ignore[arg-type]
+    except TypeError:
+        raise DataError(
+            f"{param}: a {type(dataset).__name__} has no len(); a map-style Dataset is needed",
+            param=param,
+        ) from None
+
+
+class DataModule:
+    """Datasets and the loaders that batch them: plain PyTorch, no Lightning.
+
+    Holds a train set (optionally split into train and validation with a seeded
+    generator), a test set and a predict set, and makes one
+    :class:`~torch.utils.data.DataLoader` per stage. Under
+    :mod:`torch.distributed` every loader gets a
+    :class:`~torch.utils.data.DistributedSampler`.
+
+    Parameters
+    ----------
+    train
+        The training set (``dataset`` is accepted as another name for it).
+    val, test, predict
+        The validation, test and prediction sets, if any.
+    dataset
+        Alternative spelling of ``train``.
+    val_split
+        Hold out part of ``train`` for validation: a fraction in (0, 1) or a count
+        (``5000`` turns CIFAR-10's 50000 images into 45000 / 5000). ``None``: no split.
+    seed
+        Seeds the split and the shuffling, so both are reproducible.
+    batch_size
+        The training batch size.
+    eval_batch_size
+        The validation/test/predict batch size (default: ``batch_size``).
+    num_workers
+        Worker processes per loader (0 loads in the main process).
+    pin_memory
+        Page-locked batches for fast copies to the GPU; ``None`` turns it on when
+        CUDA is available.
+    persistent_workers
+        Keep the workers alive between epochs (needs ``num_workers > 0``).
+    drop_last
+        Drop the last incomplete training batch.
+    shuffle
+        Shuffle the training set every epoch (evaluation sets are never shuffled).
+    train_transform, eval_transform
+        Applied to every training / evaluation sample on top of the datasets' own
+        transforms (so one dataset split in two can augment only its training part).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pbgml.data import ArrayDataset, DataModule
+    >>> data = ArrayDataset(torch.randn(100, 3), torch.arange(100) % 4)
+    >>> dm = DataModule(data, val_split=0.2, batch_size=16, seed=0)
+    >>> len(dm.train_dataset), len(dm.val_dataset), dm.sample_shape
+    (80, 20, (3,))
+    >>> x, y = next(iter(dm.train_dataloader()))
+    >>> x.shape, len(dm.val_dataloader())
+    (torch.Size([16, 3]), 2)
+    """
+
+    def __init__(
+        self,
+        train: Dataset[Any] | None = None,
+        val: Dataset[Any] | None = None,
+        test: Dataset[Any] | None = None,
+        predict: Dataset[Any] | None = None,
+        *,
+        dataset: Dataset[Any] | None = None,
+        val_split: float | None = None,
+        seed: int = 0,
+        batch_size: int = 64,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        pin_memory: bool | None = None,
+        persistent_workers: bool = False,
+        drop_last: bool = False,
+        shuffle: bool = True,
+        train_transform: Transform | None = None,
+        eval_transform: Transform | None = None,
+    ) -> None:
+        if dataset is not None:
+            if train is not None:
+                raise DataError("pass train or dataset (the same thing), not both", param="dataset")
+            train = dataset
+        check_int("batch_size", batch_size)
+        if eval_batch_size is not None:
+            check_int("eval_batch_size", eval_batch_size)
+        check_int("num_workers", num_workers, minimum=0)
+        check_int("seed", seed, minimum=-(2**63))
+        if persistent_workers and num_workers == 0:
+            raise DataError(_PERSISTENT, param="persistent_workers")
+        if val_split is not None:
+            if train is None:
+                raise DataError(f"val_split={val_split!r} needs a train set", param="val_split")
+            if val is not None:
+                raise DataError(
+                    f"pass a val set or val_split={val_split!r}, not both", param="val_split"
+                )
+            _held_out_count(_length(train, "train"), val_split, "val_split")
+        self.train = train
+        self.val = val
+        self.test = test
+        self.predict = predict
+        self.val_split = val_split
+        self.seed = seed
+        self.batch_size = batch_size
+        self.eval_batch_size = batch_size if eval_batch_size is None else eval_batch_size
+        self.num_workers = num_workers
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.persistent_workers = persistent_workers
+        self.drop_last = drop_last
+        self.shuffle = shuffle
+        self.train_transform = train_transform
+        self.eval_transform = eval_transform
+        self.epoch = 0
+        self._ready = False
+        self._datasets: dict[str, Dataset[Any] | None] = {}
+        self._generator = torch.Generator().manual_seed(seed)
+        self._train_sampler: DistributedSampler[Any] | None = None
+        self._sample_shape: tuple[int, ...] | None = None
+
+    # -- datasets ----------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        """Split and wrap the datasets (once; later calls do nothing).
+
+        Parameters
+        ----------
+        stage
+            ``"fit"``, ``"validate"``, ``"test"``, ``"predict"`` or ``None`` (all).
+            Every stage is prepared at once; the argument is checked, and kept for
+            subclasses that load their data per stage.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from pbgml.data import ArrayDataset, DataModule
+        >>> dm = DataModule(ArrayDataset(torch.zeros(10, 2), torch.zeros(10)), val_split=3)
+        >>> dm.setup("fit")
+        >>> len(dm.train_dataset), len(dm.val_dataset)
+        (7, 3)
+        """
+        if stage is not None and stage not in _STAGES:
+            raise DataError(
+                f"setup: unknown stage {stage!r}.{did_you_mean(stage, _STAGES)} "
+                f"Choices: {', '.join(_STAGES)}.",
+                param="stage",
+            )
+        if self._ready:
+            return
+        train, val = self.train, self.val
+        if train is not None and self.val_split is not None:
+            kept, held = split_indices(len(train), self.val_split, self.seed)  # type: ignore[arg-type]
+            train, val = Subset(train, kept), Subset(train, held)
+        self._datasets = {
+            "train": self._wrap(train, self.train_transform),
+            "val": self._wrap(val, self.eval_transform),
+            "test": self._wrap(self.test, self.eval_transform),
+            "predict": self._wrap(self.predict, self.eval_transform),
+        }
+        self._ready = True
+
+    @staticmethod
+    def _wrap(dataset: Dataset[Any] | None, transform: Transform | None) -> Dataset[Any] | None:
+        if dataset is None or transform is None:
+            return dataset
+        return _Transformed(dataset, transform)
+
+    def _dataset(self, stage: str) -> Dataset[Any] | None:
+        self.setup()
+        return self._datasets[stage]
+
+    @property
+    def train_dataset(self) -> Dataset[Any] | None:
+        """The training set, after the split and the train transform (``None`` if absent)."""
+        return self._dataset("train")
+
+    @property
+    def val_dataset(self) -> Dataset[Any] | None:
+        """The validation set (the held-out part of ``train`` with ``val_split``)."""
+        return self._dataset("val")
+
+    @property
+    def test_dataset(self) -> Dataset[Any] | None:
+        """The test set (``None`` if absent)."""
+        return self._dataset("test")
+
+    @property
+    def predict_dataset(self) -> Dataset[Any] | None:
+        """The prediction set (``None`` if absent)."""
+        return self._dataset("predict")
+
+    # -- what the model sees -----------------------------------------------------------
+    def _first_source(self) -> object | None:
+        for source in (self.train, self.val, self.test, self.predict):
+            if source is not None:
+                return base_dataset(source)
+        return None
+
+    @property
+    def num_classes(self) -> int | None:
+        """The number of classes, when the datasets know it (else ``None``)."""
+        source = self._first_source()
+        known = getattr(source, "num_classes", None)
+        if isinstance(known, int):
+            return known
+        classes = getattr(source, "classes", None)
+        return len(classes) if isinstance(classes, list | tuple) else None
+
+    @property
+    def classes(self) -> list[str] | None:
+        """The class names, when the datasets know them (else ``None``)."""
+        classes = getattr(self._first_source(), "classes", None)
+        return list(classes) if isinstance(classes, list | tuple) else None
+
+    @property
+    def sample_shape(self) -> tuple[int, ...] | None:
+        """One sample's shape as the model receives it (after transforms), if a tensor.
+
+        Read from the first sample, with torch's random state restored afterwards.
+        """
+        if self._sample_shape is None:
+            for stage in ("train", "val", "test", "predict"):
+                dataset = self._dataset(stage)
+                if dataset is not None and _length(dataset, stage) > 0:
+                    with torch.random.fork_rng(devices=[]):
+                        sample = dataset[0]
+                    x = sample[0] if isinstance(sample, tuple | list) else sample
+                    if isinstance(x, torch.Tensor):
+                        self._sample_shape = tuple(x.shape)
+                    break
+        return self._sample_shape
+
+    # -- loaders -----------------------------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        """Tell the module the epoch about to start, so its shuffling depends only on it.
+
+        Reseeds the shuffling generator with ``seed + epoch`` and forwards the epoch
+        to the :class:`~torch.utils.data.DistributedSampler`: resuming at epoch ``e``
+        replays the same order.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from pbgml.data import ArrayDataset, DataModule
+        >>> dm = DataModule(ArrayDataset(torch.arange(8.0)[:, None], torch.zeros(8)), batch_size=8)
+        >>> loader = dm.train_dataloader()
+        >>> dm.set_epoch(3)
+        >>> first = next(iter(loader))[0].flatten().tolist()
+        >>> dm.set_epoch(3)
+        >>> next(iter(loader))[0].flatten().tolist() == first
+        True
+        """
+        self.epoch = epoch
+        self._generator.manual_seed(self.seed + epoch)
+        if self._train_sampler is not None:
+            self._train_sampler.set_epoch(epoch)
+
+    def _loader(self, stage: str, *, train: bool) -> DataLoader[Any]:
+        dataset = self._dataset(stage)
+        if dataset is None:
+            hint = {
+                "train": "pass train=... (or dataset=...)",
+                "val": "pass val=... or val_split=...",
+                "test": "pass test=...",
+                "predict": "pass predict=...",
+            }[stage]
+            raise DataError(f"this DataModule has no {stage} set: {hint}", param=stage)
+        sampler: DistributedSampler[Any] | None = None
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            sampler = DistributedSampler(dataset, shuffle=train and self.shuffle, seed=self.seed)
+            sampler.set_epoch(self.epoch)
+            if train:
+                self._train_sampler = sampler
+        shuffle = train and self.shuffle and sampler is None
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size if train else self.eval_batch_size,
+            shuffle=shuffle,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers,
+            drop_last=self.drop_last if train else False,
+            generator=self._generator if shuffle else None,
+        )
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        """The training loader: shuffled (seeded), ``batch_size``, maybe ``drop_last``."""
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader[Any]:
+        """The validation loader: in order, ``eval_batch_size``."""
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader[Any]:
+        """The test loader: in order, ``eval_batch_size``."""
+        return self._loader("test", train=False)
+
+    def predict_dataloader(self) -> DataLoader[Any]:
+        """The prediction loader: in order, ``eval_batch_size``."""
+        return self._loader("predict", train=False)
+
+    def __repr__(self) -> str:
+        sizes = []
+        for stage in ("train", "val", "test", "predict"):
+            dataset = self._dataset(stage)
+            if dataset is not None:
+                sizes.append(f"{stage}={_length(dataset, stage)}")
+        return f"DataModule({', '.join(sizes)}, batch_size={self.batch_size})"

@@ -1,0 +1,357 @@
+"""What optimizer and scheduler configs build: factories called later by the trainer."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from pbgml._errors import did_you_mean
+from pbgml.optim._param_groups import OptimConfigError, ParamGroups, group_dicts
+
+__all__ = [
+    "INTERVALS",
+    "OptimizerFactory",
+    "ScheduledLR",
+    "SchedulerFactory",
+    "finalize_optimizer",
+    "finalize_scheduler",
+]
+
+#: When a scheduler steps: after every epoch or after every optimizer step.
+INTERVALS = ("epoch", "step")
+
+_PLATEAU_NEEDS_MONITOR = (
+    "scheduler.monitor: ReduceLROnPlateau steps on a metric: set scheduler.monitor, "
+    "e.g. 'val/loss'."
+)
+_MONITOR_NOT_LOGGED = (
+    "scheduler.monitor: the metric {monitor!r} is not among the metrics logged so far "
+    "({logged}).{hint}"
+)
+
+
+def _func(build: Callable[..., Any]) -> Callable[..., Any]:
+    return build.func if isinstance(build, functools.partial) else build
+
+
+def _argument(build: Callable[..., Any], name: str) -> Any:
+    """The value ``build`` passes for ``name``: the partial's, else the default, else None."""
+    if isinstance(build, functools.partial) and name in build.keywords:
+        return build.keywords[name]
+    try:
+        param = inspect.signature(_func(build)).parameters.get(name)
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return None
+    if param is None or param.default is inspect.Parameter.empty:
+        return None
+    return param.default
+
+
+def _describe(build: Callable[..., Any]) -> str:
+    func = _func(build)
+    return getattr(func, "__qualname__", None) or repr(func)
+
+
+@dataclass(frozen=True)
+class OptimizerFactory:
+    """Builds an optimizer for a model, with parameter groups from a spec.
+
+    This is what an optimizer config instantiates to: calling it with a model
+    splits the model's parameters following ``spec`` (see :class:`ParamGroups`),
+    freezes what ``spec.freeze`` names, and builds the optimizer; calling it with
+    an iterable of parameters or of group dicts passes them through unchanged.
+
+    Parameters
+    ----------
+    build
+        The optimizer class or a :func:`functools.partial` of it holding the
+        hyper-parameters (``partial(torch.optim.AdamW, lr=1e-3)``).
+    spec
+        How to group the parameters; ``None`` puts every trainable parameter in
+        one group.
+
+    Examples
+    --------
+    >>> import functools, torch
+    >>> from pbgml.optim import OptimizerFactory, ParamGroups
+    >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.LayerNorm(8))
+    >>> factory = OptimizerFactory(
+    ...     functools.partial(torch.optim.AdamW, lr=0.01), ParamGroups(no_decay=["bias", "norm"])
+    ... )
+    >>> [(g["name"], g["param_names"], g["weight_decay"]) for g in factory.param_groups(model)]
+    [('default', ['0.weight'], 0.01), ('default/no_decay', ['0.bias', '1.weight', '1.bias'], 0.0)]
+    >>> optimizer = factory(model)
+    >>> type(optimizer).__name__, len(optimizer.param_groups)
+    ('AdamW', 2)
+    """
+
+    build: Callable[..., torch.optim.Optimizer]
+    spec: ParamGroups | None = None
+
+    def _groups(self, model: nn.Module) -> tuple[list[dict[str, Any]], list[nn.Parameter]]:
+        return group_dicts(
+            model,
+            self.spec,
+            lr=_argument(self.build, "lr"),
+            weight_decay=_argument(self.build, "weight_decay"),
+            target=_describe(self.build),
+        )
+
+    def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
+        """Return the parameter groups this factory would build for ``model``.
+
+        Each group is a dict with ``"name"``, ``"params"``, ``"param_names"``,
+        ``"lr"`` and ``"weight_decay"`` (the last two when the optimizer takes
+        them). Nothing is frozen or built.
+
+        Examples
+        --------
+        >>> import functools, torch
+        >>> from pbgml.optim import OptimizerFactory, ParamGroups
+        >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+        >>> factory = OptimizerFactory(
+        ...     functools.partial(torch.optim.SGD, lr=0.1), ParamGroups(lr_mult={"0": 0.5})
+        ... )
+        >>> [(g["name"], g["lr"]) for g in factory.param_groups(model)]
+        [('0', 0.05), ('default', 0.1)]
+        """
+        return self._groups(model)[0]
+
+    def __call__(self, model_or_params: nn.Module | Iterable[Any], /) -> torch.optim.Optimizer:
+        """Build the optimizer for a model, or for parameters or group dicts as given.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from pbgml.optim import OptimizerFactory, ParamGroups
+        >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+        >>> optimizer = OptimizerFactory(torch.optim.SGD, ParamGroups(freeze=["0"]))(model)
+        >>> optimizer.param_groups[0]["param_names"], model[0].weight.requires_grad
+        (['1.weight', '1.bias'], False)
+        >>> len(OptimizerFactory(torch.optim.SGD)(model.parameters()).param_groups)
+        1
+        """
+        if not isinstance(model_or_params, nn.Module):
+            return self.build(model_or_params)
+        groups, frozen = self._groups(model_or_params)
+        for param in frozen:
+            param.requires_grad_(False)
+        return self.build(groups)
+
+
+@dataclass(frozen=True)
+class ScheduledLR:
+    """A built scheduler with when to step it; what :class:`SchedulerFactory` returns.
+
+    Attributes
+    ----------
+    scheduler
+        The torch scheduler.
+    interval
+        ``"epoch"`` or ``"step"``: step it after every epoch or every optimizer step.
+    frequency
+        Step it every ``frequency`` intervals.
+    monitor
+        The logged metric a :class:`~torch.optim.lr_scheduler.ReduceLROnPlateau`
+        steps on (``"val/loss"``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pbgml.optim import SchedulerFactory
+    >>> optimizer = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+    >>> plateau = SchedulerFactory(
+    ...     torch.optim.lr_scheduler.ReduceLROnPlateau, monitor="val/loss"
+    ... )(optimizer)
+    >>> plateau.interval, plateau.monitor
+    ('epoch', 'val/loss')
+    >>> plateau.step({"val/loss": 1.0})
+    """
+
+    scheduler: Any
+    interval: str = "epoch"
+    frequency: int = 1
+    monitor: str | None = None
+
+    def step(self, metrics: Mapping[str, Any] | None = None) -> None:
+        """Step the scheduler, passing the monitored metric to ReduceLROnPlateau.
+
+        Parameters
+        ----------
+        metrics
+            The metrics logged so far by name; needed when the scheduler steps on
+            a metric, ignored otherwise.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from pbgml.optim import SchedulerFactory
+        >>> optimizer = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+        >>> scheduled = SchedulerFactory(
+        ...     torch.optim.lr_scheduler.ReduceLROnPlateau, monitor="val/loss"
+        ... )(optimizer)
+        >>> try:
+        ...     scheduled.step({"val/los": 0.5})
+        ... except ValueError as err:
+        ...     print(err)
+        scheduler.monitor: the metric 'val/loss' is not among the metrics logged so far ('val/los'). Did you mean 'val/los'?
+        """
+        if not isinstance(self.scheduler, ReduceLROnPlateau):
+            self.scheduler.step()
+            return
+        metrics = metrics or {}
+        if self.monitor not in metrics:
+            monitor = str(self.monitor)
+            raise OptimConfigError(
+                _MONITOR_NOT_LOGGED.format(
+                    monitor=self.monitor,
+                    logged=", ".join(repr(k) for k in sorted(metrics)) or "none",
+                    hint=did_you_mean(monitor, [str(k) for k in metrics]),
+                )
+            )
+        value = metrics[str(self.monitor)]
+        self.scheduler.step(float(value))
+
+
+@dataclass(frozen=True)
+class SchedulerFactory:
+    """Builds a scheduler for an optimizer, with when to step it.
+
+    What a scheduler config instantiates to. The settings are checked when the
+    factory is made, so a bad config fails before training starts.
+
+    Parameters
+    ----------
+    build
+        The scheduler class or a :func:`functools.partial` of it.
+    interval
+        ``"epoch"`` (default) or ``"step"``.
+    frequency
+        Step every ``frequency`` intervals (an integer >= 1).
+    monitor
+        The logged metric to step on; required for ReduceLROnPlateau.
+
+    Examples
+    --------
+    >>> import functools, torch
+    >>> from pbgml.optim import SchedulerFactory
+    >>> optimizer = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+    >>> factory = SchedulerFactory(
+    ...     functools.partial(torch.optim.lr_scheduler.StepLR, step_size=2), interval="step"
+    ... )
+    >>> scheduled = factory(optimizer)
+    >>> type(scheduled.scheduler).__name__, scheduled.interval, scheduled.frequency
+    ('StepLR', 'step', 1)
+    >>> try:
+    ...     SchedulerFactory(torch.optim.lr_scheduler.StepLR, interval="epochs")
+    ... except ValueError as err:
+    ...     print(err)
+    scheduler.interval: expected 'epoch' or 'step', got 'epochs'. Did you mean 'epoch'?
+    """
+
+    build: Callable[..., Any]
+    interval: str = "epoch"
+    frequency: int = 1
+    monitor: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.interval not in INTERVALS:
+            hint = did_you_mean(str(self.interval), INTERVALS)
+            raise OptimConfigError(
+                f"scheduler.interval: expected 'epoch' or 'step', got {self.interval!r}.{hint}"
+            )
+        if (
+            isinstance(self.frequency, bool)
+            or not isinstance(self.frequency, int)
+            or self.frequency < 1
+        ):
+            raise OptimConfigError(
+                f"scheduler.frequency: expected an integer >= 1, got {self.frequency!r}."
+            )
+        if self.monitor is not None and (not isinstance(self.monitor, str) or not self.monitor):
+            raise OptimConfigError(
+                f"scheduler.monitor: expected a metric name such as 'val/loss', "
+                f"got {self.monitor!r}."
+            )
+        func = _func(self.build)
+        plateau = isinstance(func, type) and issubclass(func, ReduceLROnPlateau)
+        if plateau and self.monitor is None:
+            raise OptimConfigError(_PLATEAU_NEEDS_MONITOR)
+
+    def __call__(self, optimizer: torch.optim.Optimizer, /) -> ScheduledLR:
+        """Build the scheduler for ``optimizer``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from pbgml.optim import SchedulerFactory
+        >>> optimizer = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+        >>> SchedulerFactory(torch.optim.lr_scheduler.ConstantLR)(optimizer).frequency
+        1
+        """
+        return ScheduledLR(
+            scheduler=self.build(optimizer),
+            interval=self.interval,
+            frequency=self.frequency,
+            monitor=self.monitor,
+        )
+
+
+def finalize_optimizer(
+    built: Callable[..., torch.optim.Optimizer], *, param_groups: object = None
+) -> OptimizerFactory:
+    """Turn a built optimizer config into an :class:`OptimizerFactory`.
+
+    :func:`pbgml.instantiate` calls it with the optimizer partial and the
+    config's ``param_groups`` (the registry's ``meta`` key), which may be a
+    :class:`ParamGroups`, a :class:`~pbgml.configs.ParamGroupsConf`, a mapping read
+    from YAML, or ``None`` (one group).
+
+    Examples
+    --------
+    >>> import functools, torch
+    >>> from pbgml.optim import finalize_optimizer
+    >>> factory = finalize_optimizer(
+    ...     functools.partial(torch.optim.AdamW, lr=0.1), param_groups={"no_decay": ["bias"]}
+    ... )
+    >>> factory.spec.no_decay
+    ('bias',)
+    >>> finalize_optimizer(torch.optim.SGD).spec is None
+    True
+    """
+    if param_groups is None:
+        return OptimizerFactory(built, None)
+    return OptimizerFactory(built, ParamGroups.coerce(param_groups))
+
+
+def finalize_scheduler(
+    built: Callable[..., Any],
+    *,
+    interval: str = "epoch",
+    frequency: int = 1,
+    monitor: str | None = None,
+) -> SchedulerFactory:
+    """Turn a built scheduler config into a :class:`SchedulerFactory`.
+
+    :func:`pbgml.instantiate` calls it with the scheduler partial and the
+    config's ``interval``, ``frequency`` and ``monitor`` (the registry's ``meta``
+    keys); they are checked here.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pbgml.optim import finalize_scheduler
+    >>> try:
+    ...     finalize_scheduler(torch.optim.lr_scheduler.ReduceLROnPlateau)
+    ... except ValueError as err:
+    ...     print(err)
+    scheduler.monitor: ReduceLROnPlateau steps on a metric: set scheduler.monitor, e.g. 'val/loss'.
+    """
+    return SchedulerFactory(built, interval=interval, frequency=frequency, monitor=monitor)

@@ -1,0 +1,308 @@
+"""Parameter groups: no weight decay on biases and norms, learning-rate multipliers, freezing."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from pbgml._errors import PbgmlError, closest, did_you_mean
+
+__all__ = ["NO_DECAY_KINDS", "OptimConfigError", "ParamGroups"]
+
+#: The words of ``no_decay`` that name a kind of parameter rather than a name pattern.
+NO_DECAY_KINDS = ("bias", "norm", "embedding")
+
+_PREFIX = "optimizer.param_groups"
+_FIELDS = ("no_decay", "lr_mult", "freeze")
+
+_NORM_TYPES: tuple[type[nn.Module], ...] = (
+    nn.modules.batchnorm._NormBase,  # BatchNorm*, SyncBatchNorm, InstanceNorm*
+    nn.LayerNorm,
+    nn.GroupNorm,
+    nn.RMSNorm,
+    nn.LocalResponseNorm,
+    nn.CrossMapLRN2d,
+)
+_EMBEDDING_TYPES: tuple[type[nn.Module], ...] = (nn.Embedding, nn.EmbeddingBag)
+
+_NO_MATCH = (
+    "{key}: the pattern {pattern!r} matches no parameter of {model}.{hint} "
+    "Patterns are fnmatch patterns on module or parameter names; top-level modules: {top}."
+)
+_UNKNOWN_FIELD = "{prefix}.{key}: unknown key.{hint} Expected some of: {choices}."
+
+
+class OptimConfigError(PbgmlError, ValueError):
+    """An optimizer's parameter groups or a scheduler's settings are wrong.
+
+    The message starts with the config key (``optimizer.param_groups.freeze``,
+    ``scheduler.interval``), then the value and what was expected.
+
+    Examples
+    --------
+    >>> from pbgml.optim import OptimConfigError, ParamGroups
+    >>> try:
+    ...     ParamGroups(lr_mult={"head": -1.0})
+    ... except OptimConfigError as err:
+    ...     print(err)
+    optimizer.param_groups.lr_mult['head']: expected a number >= 0, got -1.0.
+    """
+
+
+def _strings(key: str, value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Iterable) and not isinstance(value, Mapping):
+        items = tuple(value)
+        for item in items:
+            if not isinstance(item, str) or not item:
+                raise OptimConfigError(
+                    f"{_PREFIX}.{key}: expected a list of names or patterns, got {item!r} in it."
+                )
+        return items
+    raise OptimConfigError(f"{_PREFIX}.{key}: expected a list of patterns, got {value!r}.")
+
+
+def _multipliers(value: object) -> dict[str, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise OptimConfigError(
+            f"{_PREFIX}.lr_mult: expected a mapping of pattern to multiplier such as "
+            f"{{'backbone.*': 0.1}}, got {value!r}."
+        )
+    out: dict[str, float] = {}
+    for pattern, mult in value.items():
+        if not isinstance(pattern, str) or not pattern:
+            raise OptimConfigError(f"{_PREFIX}.lr_mult: a key must be a pattern, got {pattern!r}.")
+        if isinstance(mult, bool) or not isinstance(mult, int | float) or not mult >= 0:
+            raise OptimConfigError(
+                f"{_PREFIX}.lr_mult[{pattern!r}]: expected a number >= 0, got {mult!r}."
+            )
+        out[pattern] = float(mult)
+    return out
+
+
+@dataclass(frozen=True)
+class ParamGroups:
+    """How to split a model's parameters into optimizer parameter groups.
+
+    Parameters
+    ----------
+    no_decay
+        Parameters trained without weight decay: the kinds ``"bias"`` (every
+        parameter whose name ends in ``bias``), ``"norm"`` (the parameters of
+        normalization layers: BatchNorm, LayerNorm, GroupNorm, InstanceNorm,
+        RMSNorm...) and ``"embedding"`` (embedding weights), and fnmatch patterns
+        on module or parameter names. A kind that finds nothing is fine (a model
+        without norm layers); a pattern that matches nothing is an error.
+    lr_mult
+        Learning-rate multipliers by fnmatch pattern on module or parameter name
+        (``{"backbone.*": 0.1}``); the first matching pattern wins, the others get
+        the optimizer's learning rate.
+    freeze
+        Patterns of parameters to freeze: they get ``requires_grad=False`` and are
+        left out of the optimizer.
+
+    Examples
+    --------
+    >>> from pbgml.optim import ParamGroups
+    >>> spec = ParamGroups(no_decay=["bias", "norm"], lr_mult={"backbone.*": 0.1})
+    >>> spec.no_decay, spec.lr_mult
+    (('bias', 'norm'), {'backbone.*': 0.1})
+    >>> ParamGroups.coerce({"freeze": "encoder.*"}).freeze
+    ('encoder.*',)
+    """
+
+    no_decay: tuple[str, ...] = ()
+    lr_mult: Mapping[str, float] = field(default_factory=dict)
+    freeze: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "no_decay", _strings("no_decay", self.no_decay))
+        object.__setattr__(self, "lr_mult", _multipliers(self.lr_mult))
+        object.__setattr__(self, "freeze", _strings("freeze", self.freeze))
+
+    @classmethod
+    def coerce(cls, spec: object) -> ParamGroups:
+        """Make a spec from a :class:`ParamGroups`, a config dataclass or a mapping.
+
+        A mapping may be a plain ``dict`` or an OmegaConf ``DictConfig`` (read from
+        YAML); an unknown key is an error with a did-you-mean.
+
+        Examples
+        --------
+        >>> from pbgml.optim import ParamGroups
+        >>> from pbgml.configs import ParamGroupsConf
+        >>> ParamGroups.coerce(ParamGroupsConf(no_decay=("bias",))).no_decay
+        ('bias',)
+        >>> try:
+        ...     ParamGroups.coerce({"nodecay": ["bias"]})
+        ... except ValueError as err:
+        ...     print(str(err).split(".")[0:2])
+        ['optimizer', 'param_groups']
+        """
+        if isinstance(spec, ParamGroups):
+            return spec
+        if dataclasses.is_dataclass(spec) and not isinstance(spec, type):
+            values = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
+        elif isinstance(spec, Mapping):
+            values = dict(spec)
+        else:
+            raise OptimConfigError(
+                f"{_PREFIX}: expected a mapping with keys {', '.join(_FIELDS)}, got {spec!r}."
+            )
+        for key in values:
+            if key not in _FIELDS:
+                hits = closest(str(key), _FIELDS)
+                hint = f" Did you mean {hits[0]!r}?" if hits else ""
+                raise OptimConfigError(
+                    _UNKNOWN_FIELD.format(
+                        prefix=_PREFIX, key=key, hint=hint, choices=", ".join(_FIELDS)
+                    )
+                )
+        return cls(**values)
+
+
+@dataclass
+class _Group:
+    name: str
+    mult: float
+    decay: bool
+    names: list[str] = field(default_factory=list)
+    params: list[nn.Parameter] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    groups: list[_Group]
+    frozen: list[nn.Parameter]
+
+
+def _scopes(name: str) -> list[str]:
+    """``"a.b.weight"`` -> ``["a", "a.b", "a.b.weight"]``: the names a pattern may match."""
+    parts = name.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _matches(pattern: str, name: str) -> bool:
+    return any(fnmatch.fnmatchcase(scope, pattern) for scope in _scopes(name))
+
+
+def _ids_in(model: nn.Module, types: tuple[type[nn.Module], ...]) -> set[int]:
+    return {
+        id(p)
+        for module in model.modules()
+        if isinstance(module, types)
+        for p in module.parameters(recurse=False)
+    }
+
+
+def _check_matches(
+    key: str, patterns: Iterable[str], model: nn.Module, names: list[str], extra: Iterable[str]
+) -> None:
+    for pattern in patterns:
+        if any(_matches(pattern, n) for n in names):
+            continue
+        modules = [m for m, _ in model.named_modules() if m]
+        choices = [*extra, *modules, *names]
+        hint = did_you_mean(pattern, choices)
+        stripped = pattern.strip("*.?[]")
+        if stripped and stripped != pattern:  # 'backbon.*' -> 'backbone.*'
+            hits = closest(stripped, choices)
+            if hits:
+                hint = f" Did you mean {pattern.replace(stripped, hits[0], 1)!r}?"
+        top = ", ".join(repr(n) for n, _ in model.named_children()) or "none"
+        raise OptimConfigError(
+            _NO_MATCH.format(
+                key=f"{_PREFIX}.{key}",
+                pattern=pattern,
+                model=type(model).__name__,
+                hint=hint,
+                top=top,
+            )
+        )
+
+
+def plan(model: nn.Module, spec: ParamGroups | None) -> _Plan:
+    """Split ``model``'s trainable parameters into groups following ``spec``."""
+    spec = spec or ParamGroups()
+    named = list(model.named_parameters())
+    names = [n for n, _ in named]
+    patterns = [p for p in spec.no_decay if p not in NO_DECAY_KINDS]
+    _check_matches("no_decay", patterns, model, names, NO_DECAY_KINDS)
+    _check_matches("lr_mult", spec.lr_mult, model, names, ())
+    _check_matches("freeze", spec.freeze, model, names, ())
+
+    no_decay_ids: set[int] = set()
+    if "norm" in spec.no_decay:
+        no_decay_ids |= _ids_in(model, _NORM_TYPES)
+    if "embedding" in spec.no_decay:
+        no_decay_ids |= _ids_in(model, _EMBEDDING_TYPES)
+
+    groups: dict[tuple[str | None, bool], _Group] = {}
+    frozen: list[nn.Parameter] = []
+    for name, param in named:
+        if any(_matches(p, name) for p in spec.freeze):
+            frozen.append(param)
+            continue
+        if not param.requires_grad:
+            continue
+        decay = not (
+            id(param) in no_decay_ids
+            or ("bias" in spec.no_decay and name.rsplit(".", 1)[-1].endswith("bias"))
+            or any(_matches(p, name) for p in patterns)
+        )
+        pattern = next((p for p in spec.lr_mult if _matches(p, name)), None)
+        key = (pattern, decay)
+        if key not in groups:
+            base = pattern if pattern is not None else "default"
+            mult = spec.lr_mult[pattern] if pattern is not None else 1.0
+            groups[key] = _Group(base if decay else f"{base}/no_decay", mult, decay)
+        groups[key].names.append(name)
+        groups[key].params.append(param)
+    return _Plan(list(groups.values()), frozen)
+
+
+def group_dicts(
+    model: nn.Module, spec: ParamGroups | None, *, lr: Any, weight_decay: Any, target: str
+) -> tuple[list[dict[str, Any]], list[nn.Parameter]]:
+    """The optimizer's group dicts for ``model``, and the parameters to freeze.
+
+    ``lr`` and ``weight_decay`` are the optimizer's own values, or ``None`` when it
+    has no such argument.
+    """
+    found = plan(model, spec)
+    out: list[dict[str, Any]] = []
+    for group in found.groups:
+        entry: dict[str, Any] = {
+            "name": group.name,
+            "params": group.params,
+            "param_names": group.names,
+        }
+        if lr is not None:
+            entry["lr"] = lr * group.mult if group.mult != 1.0 else lr
+        elif group.mult != 1.0:
+            raise OptimConfigError(
+                f"{_PREFIX}.lr_mult: {target} has no 'lr' argument to multiply "
+                f"(group {group.name!r}, multiplier {group.mult!r})."
+            )
+        if not group.decay:
+            entry["weight_decay"] = 0.0
+        elif weight_decay is not None:
+            entry["weight_decay"] = weight_decay
+        out.append(entry)
+    if not out:
+        raise OptimConfigError(
+            f"{_PREFIX}.freeze: no trainable parameter of {type(model).__name__} is left "
+            f"to optimize (frozen: {len(found.frozen)}, "
+            f"total: {sum(1 for _ in model.parameters())})."
+        )
+    return out, found.frozen

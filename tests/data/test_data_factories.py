@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from pbgml import configs, registry
+from pbgml.configs import (
+    CIFAR10DataConf,
+    DigitsDataConf,
+    NormalizeConf,
+    RandomCropConf,
+    RandomHorizontalFlipConf,
+    ToTensorConf,
+)
+from pbgml.data import (
+    Compose,
+    DataError,
+    DataModule,
+    DataNotFoundError,
+    Normalize,
+    RandomCrop,
+    cifar10,
+    cifar100,
+    csv,
+    digits,
+    fashion_mnist,
+    image_folder,
+    mnist,
+    synthetic_classification,
+    synthetic_regression,
+    tensor_file,
+)
+
+FACTORIES = {
+    "cifar10": (cifar10, configs.CIFAR10DataConf),
+    "cifar100": (cifar100, configs.CIFAR100DataConf),
+    "mnist": (mnist, configs.MNISTDataConf),
+    "fashion_mnist": (fashion_mnist, configs.FashionMNISTDataConf),
+    "digits": (digits, configs.DigitsDataConf),
+    "synthetic_classification": (
+        synthetic_classification,
+        configs.SyntheticClassificationDataConf,
+    ),
+    "synthetic_regression": (synthetic_regression, configs.SyntheticRegressionDataConf),
+    "tensor_file": (tensor_file, configs.TensorFileDataConf),
+    "csv": (csv, configs.CSVDataConf),
+    "image_folder": (image_folder, configs.ImageFolderDataConf),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_factories_are_registered_with_their_typed_config(name: str) -> None:
+    factory, conf = FACTORIES[name]
+    assert registry.data.get(name) is factory
+    assert registry.data.config(name) is conf
+    assert conf.__dataclass_fields__["_target_"].default == f"pbgml.data.{name}"
+
+
+def test_datamodule_and_datasets_are_registered() -> None:
+    assert registry.data.get("datamodule") is DataModule
+    assert registry.data.get("DataModule") is DataModule
+    assert set(registry.data.names("*_dataset")) == {f"{n}_dataset" for n in FACTORIES}
+
+
+def test_cifar10_default_pipeline(cifar10_root: Path) -> None:
+    dm = cifar10(str(cifar10_root), val_split=10, batch_size=8)
+    assert len(dm.train_dataset) == 30
+    assert len(dm.val_dataset) == 10
+    assert len(dm.test_dataset) == 6
+    assert dm.sample_shape == (3, 32, 32)
+    assert dm.num_classes == 10
+    assert dm.classes is not None
+    assert dm.classes[0] == "airplane"
+    x, y = next(iter(dm.test_dataloader()))
+    assert x.shape == (6, 3, 32, 32)
+    assert x.dtype == torch.float32
+    expected = Normalize(preset="cifar10")(torch.full((3, 1, 1), 9 / 255))
+    assert x[0, 0, 0, 0].item() == pytest.approx(expected[0, 0, 0].item())
+    assert y.tolist() == [9, 8, 7, 6, 5, 4]
+
+
+def test_course_setup_batch_4_two_workers_half_normalization(cifar10_root: Path) -> None:
+    dm = cifar10(
+        str(cifar10_root),
+        val_split=None,
+        batch_size=4,
+        num_workers=2,
+        train_transforms=["to_tensor", Normalize(preset="half")],
+    )
+    loader = dm.train_dataloader()
+    assert loader.batch_size == 4
+    assert loader.num_workers == 2
+    assert isinstance(loader.sampler, torch.utils.data.RandomSampler)
+    assert dm.val_dataset is None
+    x, _ = dm.test_dataset[0]
+    assert x[0].unique().item() == pytest.approx(9 / 255 * 2 - 1)  # eval reuses train's
+
+
+def test_eval_transforms_default_to_train_without_random_ones(cifar10_root: Path) -> None:
+    dm = cifar10(
+        str(cifar10_root),
+        val_split=5,
+        train_transforms=[
+            "to_tensor",
+            RandomCrop(32, padding=4),
+            "random_horizontal_flip",
+            Normalize(preset="half"),
+        ],
+    )
+    assert isinstance(dm.train_transform, Compose)
+    assert len(dm.train_transform.transforms) == 4
+    assert isinstance(dm.eval_transform, Compose)
+    assert repr(dm.eval_transform) == "Compose([ToTensor(), Normalize(preset='half')])"
+    explicit = cifar10(
+        str(cifar10_root), val_split=None, train_transforms=["to_tensor"], eval_transforms=[]
+    )
+    assert explicit.test_dataset[0][0].dtype == torch.uint8  # raw HWC image
+
+
+def test_cifar100_factory(cifar100_root: Path) -> None:
+    dm = cifar100(str(cifar100_root), label_type="coarse", val_split=2)
+    assert dm.num_classes == 20
+    assert dm.sample_shape == (3, 32, 32)
+
+
+def test_mnist_factories(write_mnist: Any) -> None:
+    root = write_mnist().parent.parent
+    dm = mnist(str(root), val_split=2)
+    assert (len(dm.train_dataset), len(dm.val_dataset), len(dm.test_dataset)) == (10, 2, 5)
+    assert dm.sample_shape == (1, 28, 28)
+    fashion_root = write_mnist("FashionMNIST/raw").parent.parent
+    assert fashion_mnist(str(fashion_root), val_split=None).num_classes == 10
+
+
+def test_vision_factories_report_missing_files(tmp_path: Path) -> None:
+    for factory in (cifar10, cifar100, mnist, fashion_mnist):
+        with pytest.raises(DataNotFoundError, match="root="):
+            factory(str(tmp_path))
+
+
+def test_digits_factory_splits() -> None:
+    dm = digits(test_split=0.5, val_split=None, seed=1)
+    train, test = dm.train_dataset, dm.test_dataset
+    assert (len(train), len(test)) == (899, 898)
+    assert not set(train.indices) & set(test.indices)
+    again = digits(test_split=0.5, val_split=None, seed=1)
+    assert again.test_dataset.indices == test.indices
+
+
+def test_synthetic_factories() -> None:
+    dm = synthetic_classification(num_samples=50, num_classes=5, test_split=10, val_split=8)
+    assert (len(dm.train_dataset), len(dm.val_dataset), len(dm.test_dataset)) == (32, 8, 10)
+    assert dm.num_classes == 5
+    reg = synthetic_regression(num_samples=20, num_features=2, num_targets=3)
+    assert reg.train_dataset[0][1].shape == (3,)
+
+
+def test_tensor_file_factory_with_separate_files(tmp_path: Path) -> None:
+    for split, n in (("train", 10), ("val", 4), ("test", 3)):
+        torch.save({"x": torch.randn(n, 2), "y": torch.arange(n) % 2}, tmp_path / f"{split}.pt")
+    dm = tensor_file(
+        str(tmp_path / "train.pt"),
+        val_path=str(tmp_path / "val.pt"),
+        test_path=str(tmp_path / "test.pt"),
+    )
+    assert (len(dm.train_dataset), len(dm.val_dataset), len(dm.test_dataset)) == (10, 4, 3)
+    with pytest.raises(DataError, match="not both") as info:
+        tensor_file(str(tmp_path / "train.pt"), test_path=str(tmp_path / "test.pt"), test_split=2)
+    assert info.value.param == "test_split"
+
+
+def test_csv_factory(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(20)))
+    dm = csv(str(path), target="y", features=["b"], val_split=0.25, test_split=4)
+    assert (len(dm.train_dataset), len(dm.val_dataset), len(dm.test_dataset)) == (12, 4, 4)
+    assert dm.sample_shape == (1,)
+
+
+def test_image_folder_factory_checks_matching_classes(tmp_path: Path) -> None:
+    for split, classes in (("train", ("a", "b")), ("val", ("a", "c"))):
+        for cls in classes:
+            (tmp_path / split / cls).mkdir(parents=True)
+            torch.save(torch.zeros(5, 5, 3, dtype=torch.uint8), tmp_path / split / cls / "0.pt")
+    dm = image_folder(str(tmp_path / "train"), test_root=str(tmp_path / "train"))
+    assert dm.sample_shape == (3, 5, 5)
+    with pytest.raises(DataError, match="the class folders must match") as info:
+        image_folder(str(tmp_path / "train"), val_root=str(tmp_path / "val"))
+    assert info.value.param == "val_root"
+
+
+def test_typed_configs_instantiate_with_hydra(cifar10_root: Path) -> None:
+    dm = instantiate(OmegaConf.structured(DigitsDataConf(batch_size=32)))
+    assert isinstance(dm, DataModule)
+    assert dm.batch_size == 32
+    course = CIFAR10DataConf(
+        root=str(cifar10_root),
+        val_split=10,
+        batch_size=4,
+        train_transforms=[
+            ToTensorConf(),
+            RandomCropConf(size=32, padding=4),
+            RandomHorizontalFlipConf(),
+            NormalizeConf(preset="half"),
+        ],
+    )
+    node = OmegaConf.structured(course)
+    assert OmegaConf.create(OmegaConf.to_yaml(node)) == node
+    built = instantiate(node)
+    assert len(built.val_dataset) == 10
+    assert repr(built.eval_transform) == "Compose([ToTensor(), Normalize(preset='half')])"
+    x, _ = next(iter(built.train_dataloader()))
+    assert x.shape == (4, 3, 32, 32)

@@ -1,0 +1,150 @@
+"""Registry-driven: every layer and model pbgml.nn registers builds, trains and round-trips."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+
+import pbgml
+from pbgml import registry
+from pbgml.nn import ConvBlock, GlobalAvgPool
+
+
+def _images(channels: int = 3, side: int = 8) -> torch.Tensor:
+    return torch.randn(2, channels, side, side)
+
+
+def _tokens() -> torch.Tensor:
+    return torch.tensor([[3, 4, 5, 0], [7, 1, 2, 9]])
+
+
+@dataclass
+class Example:
+    """Small arguments for one entry: for the Python call and for its config."""
+
+    kwargs: dict[str, Any]
+    inputs: Callable[[], torch.Tensor]
+    config: dict[str, Any] = field(default_factory=dict)  # when it differs from kwargs
+
+    def config_kwargs(self) -> dict[str, Any]:
+        return self.config or self.kwargs
+
+
+EXAMPLES: dict[tuple[str, str], Example] = {
+    ("layer", "conv_block"): Example({"in_channels": 3, "out_channels": 4, "pool": 2}, _images),
+    ("layer", "residual_block"): Example({"channels": 3, "out_channels": 4, "stride": 2}, _images),
+    ("layer", "global_avg_pool"): Example({}, _images),
+    ("layer", "sequential"): Example(
+        {"layers": [ConvBlock(3, 4), GlobalAvgPool(), nn.Linear(4, 2)]},
+        _images,
+        config={
+            "layers": [
+                {"_target_": "pbgml.nn.ConvBlock", "in_channels": 3, "out_channels": 4},
+                {"_target_": "pbgml.nn.GlobalAvgPool"},
+                {"_target_": "torch.nn.Linear", "in_features": 4, "out_features": 2},
+            ]
+        },
+    ),
+    ("model", "mlp"): Example(
+        {"in_features": 192, "out_features": 3, "hidden": (16, 8), "norm": "batch"}, _images
+    ),
+    ("model", "lenet"): Example(
+        {"in_channels": 1, "input_size": 16, "num_classes": 3}, lambda: _images(1, 16)
+    ),
+    ("model", "small_cnn"): Example({"widths": (4, 8), "num_classes": 3}, _images),
+    ("model", "resnet"): Example({"depth": 8, "width": 4, "num_classes": 3}, _images),
+    ("model", "transformer_classifier"): Example(
+        {"vocab_size": 10, "num_classes": 3, "d_model": 8, "nhead": 2, "max_len": 8}, _tokens
+    ),
+}
+
+
+def _pbgml_entries() -> list[tuple[str, str]]:
+    found = []
+    for group in ("layer", "model"):
+        reg = registry.groups()[group]
+        for name in reg.names():
+            if reg.entry(name).origin.startswith("pbgml.nn."):  # not torch_sequential
+                found.append((group, name))
+    return found
+
+
+ENTRIES = _pbgml_entries()
+
+
+def test_every_pbgml_nn_entry_has_an_example() -> None:
+    assert set(ENTRIES) == set(EXAMPLES), "add an Example for each new pbgml.nn entry"
+
+
+def test_sequential_replaces_torch_entry_on_purpose() -> None:
+    assert registry.layer.get("sequential") is pbgml.nn.Sequential
+    assert registry.layer.get("Sequential") is pbgml.nn.Sequential
+    assert registry.layer.get("torch_sequential") is nn.Sequential  # still an allowed target
+    assert registry.layer.get("flatten") is nn.Flatten  # torch's Flatten is kept
+
+
+def test_torchvision_is_absent_here_and_registers_nothing() -> None:
+    assert registry.model.names("tv_*") == []
+
+
+@pytest.mark.parametrize(("group", "name"), ENTRIES, ids=lambda v: str(v))
+def test_entry_builds_runs_forward_and_backward(group: str, name: str) -> None:
+    torch.manual_seed(0)
+    example = EXAMPLES[group, name]
+    module = registry.groups()[group].build(name, **example.kwargs)
+    assert isinstance(module, nn.Module)
+    module.train()
+    x = example.inputs()
+    if x.is_floating_point():
+        x.requires_grad_(True)
+    out = module(x)
+    assert out.shape[0] == 2
+    assert torch.isfinite(out).all()
+    out.square().mean().backward()
+    if x.is_floating_point():
+        assert x.grad is not None
+        assert x.grad.abs().sum() > 0
+    params = list(module.parameters())
+    if params:
+        grads = [p.grad for p in params if p.grad is not None]
+        assert grads, f"{name}: no parameter received a gradient"
+        assert any(g.abs().sum() > 0 for g in grads)
+
+
+def _param_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize(("group", "name"), ENTRIES, ids=lambda v: str(v))
+def test_entry_config_round_trips_through_yaml_and_builds(group: str, name: str) -> None:
+    reg = registry.groups()[group]
+    example = EXAMPLES[group, name]
+    conf = reg.config(name)
+    node = OmegaConf.structured(conf(**example.config_kwargs()))
+    assert node._target_ == f"pbgml.nn.{type(reg.build(name, **example.kwargs)).__name__}"
+    again = OmegaConf.create(OmegaConf.to_yaml(node))
+    assert again == node
+    built = pbgml.instantiate(again)
+    assert type(built) is reg.get(name)
+    assert _param_count(built) == _param_count(reg.build(name, **example.kwargs))
+    assert built(example.inputs()).shape[0] == 2
+
+
+@pytest.mark.parametrize(("group", "name"), ENTRIES, ids=lambda v: str(v))
+def test_entry_summarises_on_meta(group: str, name: str) -> None:
+    example = EXAMPLES[group, name]
+    x = example.inputs()
+    info = pbgml.nn.summary(
+        lambda: registry.groups()[group].build(name, **example.kwargs),
+        tuple(x.shape[1:]),
+        dtype=x.dtype,
+    )
+    real = registry.groups()[group].build(name, **example.kwargs).eval()
+    assert info.output_shape == (1, *real(x[:1]).shape[1:])
+    assert info.num_parameters == _param_count(real)
