@@ -293,7 +293,7 @@ def _instantiate_like_pbgml(node: Any, meta: tuple[str, ...], finalize: Any) -> 
 
 
 def test_adamw_conf_through_hydra_and_finalize() -> None:
-    assert registry.optimizer.meta == ("param_groups",)
+    assert tuple(registry.optimizer.meta) == ("param_groups",)
     node = OmegaConf.create(OmegaConf.to_yaml(OmegaConf.structured(AdamWConf(lr=0.1))))
     factory = _instantiate_like_pbgml(node, registry.optimizer.meta, finalize_optimizer)
     assert isinstance(factory, OptimizerFactory)
@@ -368,7 +368,7 @@ def test_plateau_needs_monitor() -> None:
 
 
 def test_scheduler_confs_through_hydra_and_finalize() -> None:
-    assert registry.scheduler.meta == ("interval", "frequency", "monitor")
+    assert tuple(registry.scheduler.meta) == ("interval", "frequency", "monitor")
     meta, finalize = registry.scheduler.meta, finalize_scheduler
     node = OmegaConf.structured(StepLRConf(step_size=3, interval="step", frequency=2))
     scheduled = _instantiate_like_pbgml(node, meta, finalize)(_optimizer())

@@ -63,3 +63,20 @@ def test_store_lists_each_group() -> None:
     store = store_registries(to_hydra=False)
     groups = {group for group in store.groups if group}
     assert {"optimizer", "loss", "scheduler", "layer", "trainer"} <= groups
+
+
+def test_generated_configs_carry_the_groups_meta_keys() -> None:
+    with initialize(version_base=None):
+        cfg = compose(
+            PRIMARY_CONFIG,
+            overrides=[
+                "optimizer=radam",
+                "+optimizer.param_groups.no_decay=[bias]",
+                "scheduler=multi_step_lr",
+                "scheduler.milestones=[2,4]",
+                "scheduler.interval=step",
+            ],
+        )
+    assert cfg.optimizer.param_groups.no_decay == ["bias"]
+    assert cfg.scheduler.interval == "step"
+    assert cfg.scheduler.frequency == 1

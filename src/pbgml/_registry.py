@@ -6,7 +6,7 @@ import fnmatch
 import importlib
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
@@ -147,8 +147,9 @@ class Registry(Generic[R]):
     loaders
         Functions run once, on first use, that fill the registry (lazy catalogues).
     meta
-        Config keys of this group that are not arguments of the target but settings
-        for pbgml (an optimizer's ``param_groups``, a scheduler's ``interval``).
+        Config keys of this group, with their defaults, that are not arguments of the
+        target but settings for pbgml (an optimizer's ``param_groups``, a scheduler's
+        ``interval``); generated configs carry them as fields.
         :func:`pbgml.instantiate` takes them out before building the target and
         hands them, with the built object, to ``finalize``.
     finalize
@@ -175,13 +176,13 @@ class Registry(Generic[R]):
         partial: bool = False,
         exclude: Sequence[str] = (),
         loaders: Sequence[Loader] = (),
-        meta: Sequence[str] = (),
+        meta: Mapping[str, Any] | None = None,
         finalize: str | None = None,
     ) -> None:
         self.group = group
         self.partial = partial
         self.exclude: tuple[str, ...] = tuple(exclude)
-        self.meta: tuple[str, ...] = tuple(meta)
+        self.meta: dict[str, Any] = dict(meta or {})
         self.finalize = finalize
         self._loaders: tuple[Loader, ...] = tuple(loaders)
         self._state = _State()
@@ -541,7 +542,7 @@ class Registry(Generic[R]):
                 from pbgml.config._generate import config_from_signature
 
                 cached = config_from_signature(
-                    entry.target, partial=self.partial, exclude=self.exclude
+                    entry.target, partial=self.partial, exclude=self.exclude, meta=self.meta
                 )
             state.generated[entry.name] = cached
         return cached

@@ -365,5 +365,12 @@ registry.loss.register(NLLLoss, name="nll", aliases=["NLLLoss"], overwrite=True)
 registry.loss.register(
     BCEWithLogitsLoss, name="bce_with_logits", aliases=["BCEWithLogitsLoss"], overwrite=True
 )
+# torch's own classes stay registered, and so allowed as a ``_target_``, under torch_<name>
+for _name, _cls in (
+    ("cross_entropy", torch.nn.CrossEntropyLoss),
+    ("nll", torch.nn.NLLLoss),
+    ("bce_with_logits", torch.nn.BCEWithLogitsLoss),
+):
+    registry.loss.register(_cls, name=f"torch_{_name}", doc=f"torch.nn.{_cls.__name__} itself.")
 registry.loss.register(FocalLoss, name="focal", aliases=["FocalLoss"])
 registry.loss.register(WeightedSumLoss, name="weighted_sum", aliases=["WeightedSumLoss"])

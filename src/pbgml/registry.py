@@ -69,7 +69,7 @@ optimizer: Registry[torch.optim.Optimizer] = Registry(
     partial=True,
     exclude=["params"],
     loaders=[_catalog.torch_optimizers, _modules("pbgml.optim")],
-    meta=["param_groups"],
+    meta={"param_groups": None},
     finalize="pbgml.optim:finalize_optimizer",
 )
 #: Every ``torch.optim.lr_scheduler`` scheduler; partial, ``optimizer`` comes later.
@@ -78,7 +78,7 @@ scheduler: Registry[Any] = Registry(
     partial=True,
     exclude=["optimizer"],
     loaders=[_catalog.torch_schedulers, _modules("pbgml.optim")],
-    meta=["interval", "frequency", "monitor"],
+    meta={"interval": "epoch", "frequency": 1, "monitor": None},
     finalize="pbgml.optim:finalize_scheduler",
 )
 #: Metrics computed during validation and test.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pbgml._catalog import public_path
@@ -22,14 +22,19 @@ def _required(target: Callable[..., Any]) -> list[str]:
 
 
 def config_from_signature(
-    target: Callable[..., Any], *, partial: bool = False, exclude: Sequence[str] = ()
+    target: Callable[..., Any],
+    *,
+    partial: bool = False,
+    exclude: Sequence[str] = (),
+    meta: Mapping[str, Any] | None = None,
 ) -> type[Any]:
     """Generate a structured-config dataclass from ``target``'s full signature.
 
     Every parameter becomes a field with its default (required ones are ``MISSING``);
     ``exclude`` drops parameters that the pipeline supplies later, and ``partial``
-    makes the config build a ``functools.partial``. ``_target_`` is the target's
-    shortest public import path.
+    makes the config build a ``functools.partial``; ``meta`` adds the group's meta
+    keys (not arguments of the target) with their defaults. ``_target_`` is the
+    target's shortest public import path.
 
     Examples
     --------
@@ -54,6 +59,10 @@ def config_from_signature(
     target_field = conf.__dataclass_fields__["_target_"]
     target_field.default = path
     conf._target_ = path
+    if meta:
+        extra = [(name, Any, dataclasses.field(default=value)) for name, value in meta.items()]
+        conf = dataclasses.make_dataclass(conf.__name__, extra, bases=(conf,))
+        conf.__module__ = "pbgml.config._generate"
     conf.__doc__ = f"Generated config for :class:`{path}` (every parameter of its signature)."
     assert dataclasses.is_dataclass(conf)
     return conf
