@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
@@ -48,6 +48,10 @@ def test_typed_config_values_round_trip(
     clip=st.none() | finite,
     root=st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
 )
+@example(max_epochs=0, clip=None, root="\x85")  # YAML 1.1 folds NEL as a line break
+@example(max_epochs=0, clip=None, root="a\u2028b")
+@example(max_epochs=0, clip=None, root="true")  # would read back as a bool
+@example(max_epochs=0, clip=None, root="1e3")
 def test_trainer_values_round_trip(max_epochs: int, clip: float | None, root: str) -> None:
     cfg = TrainerConf(max_epochs=max_epochs, gradient_clip_val=clip, default_root_dir=root)
     loaded = pbgml.load_yaml(pbgml.to_yaml(cfg), schema=TrainerConf)

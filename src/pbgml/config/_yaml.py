@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,37 @@ def to_yaml(cfg: Any) -> str:
     step_size: 5
     gamma: 0.1
     """
-    from omegaconf import OmegaConf
+    import yaml
 
-    return OmegaConf.to_yaml(OmegaConf.create(read_tree(cfg).root))
+    root = read_tree(cfg).root
+    return yaml.dump(  # type: ignore[no-any-return]
+        root, Dumper=_dumper(), default_flow_style=False, allow_unicode=True, sort_keys=False
+    )
+
+
+@functools.cache
+def _dumper() -> Any:
+    """OmegaConf's YAML dumper, made exact for strings with line breaks or controls.
+
+    YAML folds U+0085, U+2028 and U+2029 (line breaks to YAML 1.1) in plain and
+    single-quoted scalars, so such strings would not read back equal; they, and any
+    string with a non-printable character, are written double-quoted, with escapes.
+    """
+    from omegaconf._utils import get_omega_conf_dumper
+
+    base: Any = get_omega_conf_dumper()
+    represent_str = base.yaml_representers[str]
+
+    class Dumper(base):  # type: ignore[misc, valid-type]
+        pass
+
+    def exact_str(dumper: Any, data: str) -> Any:
+        if not data.isprintable() or any(ch in data for ch in "\x85\u2028\u2029"):
+            return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+        return represent_str(dumper, data)
+
+    Dumper.add_representer(str, exact_str)
+    return Dumper
 
 
 def load_yaml(path_or_text: str | Path, *, schema: Any = None) -> Any:
