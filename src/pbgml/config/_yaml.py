@@ -33,9 +33,10 @@ def to_yaml(cfg: Any) -> str:
     import yaml
 
     root = read_tree(cfg).root
-    return yaml.dump(  # type: ignore[no-any-return]
+    text: str = yaml.dump(
         root, Dumper=_dumper(), default_flow_style=False, allow_unicode=True, sort_keys=False
     )
+    return text
 
 
 @functools.cache
@@ -51,7 +52,7 @@ def _dumper() -> Any:
     base: Any = get_omega_conf_dumper()
     represent_str = base.yaml_representers[str]
 
-    class Dumper(base):  # type: ignore[misc, valid-type]
+    class Dumper(base):  # type: ignore[misc]
         pass
 
     def exact_str(dumper: Any, data: str) -> Any:
