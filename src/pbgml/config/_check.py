@@ -32,6 +32,8 @@ GROUP_KEYS = {
     "logger": "logger",
 }
 _COLLECTION_GROUPS = {"metrics", "callbacks", "logger"}
+#: How deep a config may nest (far beyond any real one; keeps recursion bounded).
+MAX_DEPTH = 100
 _IN_CONFIG_ALLOW = (
     "an allowlist cannot be written inside a config (a config must not widen what it may "
     "run); pass it in code: pbgml.instantiate(cfg, allow=['my_project.models'])"
@@ -212,7 +214,9 @@ class Checked:
 
     tree: Tree
     issues: list[ConfigIssue] = field(default_factory=list)
-    resolved: dict[str, Resolved] = field(default_factory=dict)
+    #: by ``id()`` of the node in ``tree`` (alive as long as the tree): two nodes may
+    #: print the same key path ({"a.b": ...} and {"a": {"b": ...}})
+    resolved: dict[int, Resolved] = field(default_factory=dict)
 
 
 def _join(prefix: str, key: object) -> str:
@@ -228,12 +232,20 @@ class _Walker:
     def problem(self, key: str, message: str, kind: str, suggestion: str | None = None) -> None:
         self.out.issues.append(self.tree.issue(key, message, kind, suggestion))
 
-    def walk(self, value: Any, key: str, group: str | None) -> None:
+    def walk(self, value: Any, key: str, group: str | None, depth: int = 0) -> None:
+        if depth > MAX_DEPTH:
+            self.problem(key, f"nested deeper than {MAX_DEPTH} levels", "syntax")
+            return
         if isinstance(value, dict):
+            bad = [k for k in value if not isinstance(k, str)]
+            for k in bad:
+                self.problem(_join(key, k), f"keys must be strings, got {k!r}", "type")
+            if bad:
+                return
             if "_allow_" in value:
                 self.problem(_join(key, "_allow_"), _IN_CONFIG_ALLOW, "not_allowed")
             if "_target_" in value:
-                self.node(value, key, group)
+                self.node(value, key, group, depth)
                 return
             for k, v in value.items():
                 child = _join(key, k)
@@ -243,14 +255,14 @@ class _Walker:
                     child_group = group
                 else:
                     child_group = None
-                self.walk(v, child, child_group)
+                self.walk(v, child, child_group, depth + 1)
         elif isinstance(value, list):
             for i, v in enumerate(value):
-                self.walk(v, _join(key, i), group)
+                self.walk(v, _join(key, i), group, depth + 1)
         elif value == MISSING_VALUE:
             self.problem(key, "missing required value", "missing")
 
-    def node(self, node: dict[str, Any], key: str, group: str | None) -> None:
+    def node(self, node: dict[str, Any], key: str, group: str | None, depth: int) -> None:
         target = node["_target_"]
         if target == GET_OBJ:
             self.reference(node, key)
@@ -261,9 +273,9 @@ class _Walker:
             self.problem(_join(key, "_target_"), err.message, err.kind, err.suggestion)
             for k, v in node.items():
                 if k != "_target_":
-                    self.walk(v, _join(key, k), None)
+                    self.walk(v, _join(key, k), None, depth + 1)
             return
-        self.out.resolved[key] = resolved
+        self.out.resolved[id(node)] = resolved
         sig = signature_of(resolved.obj)
         registry = resolved.registry
         meta = registry.meta if registry is not None else ()
@@ -278,12 +290,12 @@ class _Walker:
             self.problem(_join(key, "_args_"), f"expected a list, got {args!r}", "type")
             args = []
         for i, arg in enumerate(args):
-            self.walk(arg, _join(key, f"_args_.{i}"), None)
+            self.walk(arg, _join(key, f"_args_.{i}"), None, depth + 1)
         shown = _display(target, resolved)
         if sig is None:
             for k, v in node.items():
                 if k not in RESERVED:
-                    self.walk(v, _join(key, k), None)
+                    self.walk(v, _join(key, k), None, depth + 1)
             return
         named = [
             p.name
@@ -295,7 +307,7 @@ class _Walker:
                 continue
             child = _join(key, k)
             if k in meta:
-                self.walk(v, child, None)
+                self.walk(v, child, None, depth + 1)
                 continue
             param = sig.params.get(k)
             if param is None or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -323,7 +335,7 @@ class _Walker:
             if conforms(v, annotation) is False:
                 self.problem(child, f"expected {type_name(annotation)}, got {v!r}", "type")
                 continue
-            self.walk(v, child, None)
+            self.walk(v, child, None, depth + 1)
         positional = len(args)
         for i, p in enumerate(sig.params.values()):
             if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
@@ -357,7 +369,7 @@ class _Walker:
     def reference(self, node: dict[str, Any], key: str) -> None:
         path = node.get("path")
         try:
-            self.out.resolved[key] = resolve_target(path, self.allow, reference=True)
+            self.out.resolved[id(node)] = resolve_target(path, self.allow, reference=True)
         except TargetError as err:
             self.problem(_join(key, "path"), err.message, err.kind, err.suggestion)
 

@@ -63,7 +63,7 @@ class _Builder:
         return value
 
     def node(self, node: dict[str, Any], key: str) -> Any:
-        resolved = self.resolved[key]
+        resolved = self.resolved[id(node)]
         if node["_target_"] == GET_OBJ:
             return resolved.obj
         registry = resolved.registry
@@ -90,7 +90,8 @@ class _Builder:
                 meta_values[name] = child(name, v)
             else:
                 kwargs[name] = child(name, v)
-        args = [self.build(a, f"{key}._args_.{i}") for i, a in enumerate(node.get("_args_", []))]
+        args_key = f"{key}._args_" if key else "_args_"
+        args = [self.build(a, f"{args_key}.{i}") for i, a in enumerate(node.get("_args_", []))]
         target = resolved.obj
         where = key or "<root>"
         if partial:

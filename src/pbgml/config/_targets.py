@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import re
 import sys
+import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -119,6 +121,10 @@ def registered_index() -> _Index:
     return index
 
 
+class _NotAllowedError(Exception):
+    """A module on the path would have to be imported, and it is not allowed."""
+
+
 def _walk(path: str, may_import: Any) -> Any:
     """Resolve ``path`` through imported modules; import only where ``may_import`` says."""
     parts = path.split(".")
@@ -131,20 +137,37 @@ def _walk(path: str, may_import: Any) -> Any:
             break
     if obj is None:
         if not may_import(parts[0]):
-            raise LookupError(parts[0])
+            raise _NotAllowedError(parts[0])
         obj, start = importlib.import_module(parts[0]), 1
     for i in range(start, len(parts)):
         name = parts[i]
-        if hasattr(obj, name):
-            obj = getattr(obj, name)
+        found, value = _static_attr(obj, name)
+        if found:
+            obj = value
             continue
-        module_name = ".".join(parts[: i + 1])
-        if not hasattr(obj, "__path__"):  # only a package has submodules to import
-            raise AttributeError(name)
+        if not isinstance(obj, types.ModuleType) or not hasattr(obj, "__path__"):
+            raise AttributeError(name)  # only a package has submodules to import
+        # the submodule of the module actually reached (an alias may have led elsewhere)
+        module_name = f"{obj.__name__}.{name}"
         if not may_import(module_name):
-            raise LookupError(module_name)
+            raise _NotAllowedError(module_name)
         obj = importlib.import_module(module_name)
     return obj
+
+
+def _static_attr(obj: Any, name: str) -> tuple[bool, Any]:
+    """Look an attribute up without running code: no module ``__getattr__`` hook (which
+    may import submodules), no property; a classmethod or staticmethod is bound."""
+    if isinstance(obj, types.ModuleType):
+        namespace = vars(obj)
+        return (True, namespace[name]) if name in namespace else (False, None)
+    try:
+        value = inspect.getattr_static(obj, name)
+    except AttributeError:
+        return False, None
+    if isinstance(value, classmethod | staticmethod):
+        return True, getattr(obj, name)
+    return True, value
 
 
 def _canonical(obj: Any) -> str | None:
@@ -179,10 +202,17 @@ def _hint(suggestion: str | None) -> str:
 
 
 def _exists(module: str) -> bool:
-    """Whether a module can be found, without importing it (or running any of its code)."""
+    """Whether a module can be found, without importing it (or running any of its code).
+
+    ``find_spec`` imports a dotted name's parent, so it is asked only about top-level
+    names and submodules of packages that are already imported.
+    """
+    parent = module.rpartition(".")[0]
+    if parent and parent not in sys.modules:
+        return False
     try:
         return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
+    except Exception:  # odd packages (torch.classes) raise anything from their finders
         return False
 
 
@@ -222,7 +252,7 @@ def resolve_target(
 
     try:
         obj = _walk(path, may_import)
-    except LookupError as err:
+    except _NotAllowedError as err:
         module = str(err.args[0])
         suggestion = _suggest(path, group)
         if not _exists(module):
@@ -237,7 +267,7 @@ def resolve_target(
             "not_allowed",
             suggestion,
         ) from None
-    except (ImportError, AttributeError):
+    except Exception:  # ImportError, AttributeError, or whatever an import raised
         suggestion = _suggest(path, group)
         raise TargetError(
             f"{path!r} does not exist.{_hint(suggestion)}", "not_found", suggestion

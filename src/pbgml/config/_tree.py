@@ -22,6 +22,9 @@ __all__ = ["MISSING_VALUE", "Tree", "read_tree"]
 
 #: How a value that must still be set is spelled (OmegaConf's ``MISSING``).
 MISSING_VALUE = "???"
+#: Bounds that keep reading an untrusted config cheap.
+MAX_DEPTH = 100
+MAX_YAML_NODES = 100_000
 _YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -40,17 +43,25 @@ class Tree:
         return ConfigIssue(key, message, kind, suggestion, self.source, self.lines.get(key))
 
 
-def _has_interpolation(value: Any) -> bool:
+class _TooDeepError(Exception):
+    pass
+
+
+def _has_interpolation(value: Any, depth: int = 0) -> bool:
+    if depth > MAX_DEPTH:
+        raise _TooDeepError
     if isinstance(value, str):
         return "${" in value
     if isinstance(value, Mapping):
-        return any(_has_interpolation(v) for v in value.values())
+        return any(_has_interpolation(v, depth + 1) for v in value.values())
     if isinstance(value, list | tuple):
-        return any(_has_interpolation(v) for v in value)
+        return any(_has_interpolation(v, depth + 1) for v in value)
     return False
 
 
-def _dataclass_to_plain(obj: Any) -> Any:
+def _dataclass_to_plain(obj: Any, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        raise _TooDeepError
     if dataclasses.is_dataclass(obj):
         out: dict[str, Any] = {}
         is_class = isinstance(obj, type)
@@ -64,12 +75,12 @@ def _dataclass_to_plain(obj: Any) -> Any:
                     value = MISSING_VALUE
             else:
                 value = getattr(obj, f.name)
-            out[f.name] = _dataclass_to_plain(value)
+            out[f.name] = _dataclass_to_plain(value, depth + 1)
         return out
     if isinstance(obj, Mapping):
-        return {k: _dataclass_to_plain(v) for k, v in obj.items()}
+        return {k: _dataclass_to_plain(v, depth + 1) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_dataclass_to_plain(v) for v in obj]
+        return [_dataclass_to_plain(v, depth + 1) for v in obj]
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     return obj
@@ -122,10 +133,49 @@ def _is_yaml_path(cfg: Any) -> bool:
     return isinstance(cfg, str) and "\n" not in cfg and cfg.endswith(_YAML_SUFFIXES)
 
 
+def _expanded_size(text: str) -> int:
+    """How many nodes the document has once its aliases are expanded (0 if unparsable)."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return 0
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:  # aliases are shared nodes: memoize by identity
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = 1  # a cycle counts once
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(v) for v in node.value)
+        sizes[id(node)] = min(total, MAX_YAML_NODES + 1)
+        return sizes[id(node)]
+
+    return size(root) if root is not None else 0
+
+
 def read_yaml_text(text: str, source: str | None) -> Tree:
     """Parse YAML text (OmegaConf's dialect) into a plain tree with line numbers."""
     from omegaconf import OmegaConf
 
+    if _expanded_size(text) > MAX_YAML_NODES:  # "billion laughs": aliases of aliases
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    "",
+                    f"YAML aliases expand to more than {MAX_YAML_NODES} nodes; refusing to "
+                    "expand them",
+                    "syntax",
+                    source=source,
+                )
+            ],
+            source=source,
+        )
     try:
         node = OmegaConf.create(text)
     except Exception as err:  # yaml.YAMLError and OmegaConf's own errors
@@ -158,11 +208,23 @@ def read_tree(cfg: Any) -> Tree:
         return read_yaml_text(path.read_text(encoding="utf-8"), str(path))
     if type(cfg).__module__.startswith("omegaconf"):
         return Tree(_omegaconf_to_plain(cfg, None))
-    plain = _dataclass_to_plain(cfg)
-    if _has_interpolation(plain):
+    try:
+        plain = _dataclass_to_plain(cfg)
+        interpolated = _has_interpolation(plain)
+    except _TooDeepError:
+        raise ConfigError(
+            [ConfigIssue("", f"nested deeper than {MAX_DEPTH} levels", "syntax")]
+        ) from None
+    if interpolated:
         from omegaconf import OmegaConf
 
-        return Tree(_omegaconf_to_plain(OmegaConf.create(plain), None))
+        try:
+            node = OmegaConf.create(plain)
+        except Exception as err:  # a malformed interpolation, a key OmegaConf refuses
+            message = str(err).splitlines()[0]
+            key = str(getattr(err, "full_key", "") or "")
+            raise ConfigError([ConfigIssue(key, message, "interpolation")]) from None
+        return Tree(_omegaconf_to_plain(node, None))
     if not isinstance(plain, dict):
         raise ConfigError(
             [
