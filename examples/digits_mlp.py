@@ -58,7 +58,7 @@ def main() -> None:
             loss.backward()
             optimizer.step()
             if schedule.interval == "step":
-                schedule.scheduler.step()
+                schedule.step()  # honours the scheduler's frequency
     model.eval()
     correct = total = 0
     with torch.no_grad():

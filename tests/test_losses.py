@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import hydra.utils
@@ -171,12 +172,66 @@ def test_focal_rejects_bad_arguments(kwargs: dict[str, Any], message: str) -> No
     assert isinstance(info.value, ValueError)
 
 
-def test_focal_from_yaml(batch: tuple[torch.Tensor, torch.Tensor]) -> None:
-    logits, target = batch
-    loss = hydra.utils.instantiate(_yaml(FocalLossConf(gamma=1.0, alpha=[1.0, 1.0, 2.0, 2.0])))
-    expected = FocalLoss(gamma=1.0, alpha=[1.0, 1.0, 2.0, 2.0])(logits, target)
-    assert torch.allclose(loss(logits, target), expected)
+def test_focal_from_yaml_matches_a_hand_computed_value() -> None:
+    node = _yaml(FocalLossConf(gamma=2.0, alpha=[0.25, 0.75]))
+    assert node.alpha == [0.25, 0.75]
+    loss = hydra.utils.instantiate(node)
+    assert isinstance(loss, FocalLoss)
+    # p_y = softmax([0, ln 3])[1] = 0.75 -> 0.75 * 0.25**2 * -ln 0.75; p_y = 0.5 -> 0.25 * 0.25 * ln 2
+    logits = torch.tensor([[0.0, torch.log(torch.tensor(3.0)).item()], [1.0, 1.0]])
+    target = torch.tensor([1, 0])
+    first = 0.75 * 0.25**2 * -math.log(0.75)
+    second = 0.25 * 0.5**2 * math.log(2.0)
+    assert loss(logits, target).item() == pytest.approx((first + second) / 2, rel=1e-6)
     assert registry.loss.config("focal") is FocalLossConf
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.25, 0.5, 1.0, 2.0])
+def test_focal_gradient_is_finite_for_certain_predictions(gamma: float) -> None:
+    # (1 - p) ** gamma has an infinite slope at p = 1 when gamma < 1
+    for big in (30.0, 200.0):  # p_y = 1 - 1e-26, and p_y == 1.0 exactly in float32
+        logits = torch.tensor([[big, -big], [0.0, 0.0]], requires_grad=True)
+        loss = FocalLoss(gamma=gamma)(logits, torch.tensor([0, 1]))
+        loss.backward()
+        assert logits.grad is not None
+        assert torch.isfinite(loss)
+        assert torch.isfinite(logits.grad).all(), (gamma, big, logits.grad)
+        assert logits.grad[1].abs().sum() > 0  # the uncertain example still learns
+
+
+def test_focal_ignores_ignore_index_like_cross_entropy(
+    batch: tuple[torch.Tensor, torch.Tensor],
+) -> None:
+    logits, target = batch
+    target = target.clone()
+    target[::3] = -100
+    kept = target != -100
+    for reduction in ("mean", "sum"):
+        ours = FocalLoss(gamma=0.0, reduction=reduction)(logits, target)
+        assert torch.allclose(ours, F.cross_entropy(logits, target, reduction=reduction))
+    per_example = FocalLoss(gamma=2.0, alpha=[1.0, 2.0, 3.0, 4.0], reduction="none")(logits, target)
+    assert (per_example[~kept] == 0).all()
+    expected = FocalLoss(gamma=2.0, alpha=[1.0, 2.0, 3.0, 4.0])(logits[kept], target[kept])
+    assert torch.allclose(per_example.sum() / kept.sum(), expected)
+    other = target.masked_fill(~kept, 255)
+    assert torch.allclose(FocalLoss(ignore_index=255)(logits, other), FocalLoss()(logits, target))
+
+
+def test_focal_alpha_length_must_match_the_classes() -> None:
+    loss = FocalLoss(alpha=[1.0, 2.0])
+    with pytest.raises(LossConfigError, match=r"FocalLoss: alpha has 2 weights .* C=3 classes"):
+        loss(torch.zeros(2, 3), torch.tensor([0, 2]))
+    with pytest.raises(LossConfigError, match=r"logits of shape \(2, 3\) do not fit target"):
+        loss(torch.zeros(2, 3), torch.tensor([0, 1, 2]))
+
+
+def test_cross_entropy_label_smoothing_is_checked_when_made() -> None:
+    for bad in (2, -0.1, "0.1", True):
+        with pytest.raises(LossConfigError, match=r"CrossEntropyLoss: label_smoothing must be"):
+            CrossEntropyLoss(label_smoothing=bad)  # type: ignore[arg-type]
+    assert CrossEntropyLoss(label_smoothing=1).label_smoothing == 1.0
+    with pytest.raises(LossConfigError, match=r"FocalLoss: ignore_index must be an integer"):
+        FocalLoss(ignore_index=1.5)  # type: ignore[arg-type]
 
 
 # -- weighted sum ------------------------------------------------------------------

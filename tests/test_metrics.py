@@ -42,6 +42,7 @@ from pbgml.metrics import (
     Recall,
     register_torchmetrics,
 )
+from pbgml.metrics._torchmetrics import _register_if_installed
 
 C = 5
 
@@ -103,6 +104,32 @@ def test_averaged_scores_match_sklearn(cls: type[Metric], fn: Any, average: str)
         zero_division=0,
     )
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("average", ["macro", "micro", "weighted"])
+@pytest.mark.parametrize(
+    ("cls", "fn"),
+    [(Precision, skm.precision_score), (Recall, skm.recall_score), (F1Score, skm.f1_score)],
+    ids=["precision", "recall", "f1"],
+)
+def test_classes_never_seen_are_left_out_like_sklearn(
+    cls: type[Metric], fn: Any, average: str
+) -> None:
+    # 6 classes; 2 and 5 neither predicted nor in the target; 4 only predicted; 3 only true
+    preds = torch.tensor([0, 0, 1, 1, 4, 1, 0, 4])
+    target = torch.tensor([0, 1, 1, 1, 0, 3, 0, 1])
+    metric = cls(6, average=average)  # type: ignore[call-arg]
+    metric.update(preds[:5], target[:5])
+    metric.update(preds[5:], target[5:])
+    expected = fn(target, preds, average=average, zero_division=0)  # no labels: sklearn default
+    assert metric.compute().item() == pytest.approx(expected, rel=1e-6)
+    if average == "macro":  # the old, wrong answer: averaged over all 6 classes
+        per_class = fn(target, preds, average=None, labels=list(range(6)), zero_division=0)
+        assert metric.compute().item() != pytest.approx(per_class.mean(), rel=1e-3)
+
+
+def test_macro_with_no_samples_is_zero() -> None:
+    assert F1Score(3).compute().item() == 0.0
 
 
 def test_confusion_matrix_matches_sklearn() -> None:
@@ -395,8 +422,8 @@ def test_torchmetrics_absent_registers_nothing_and_names_the_extra(
     with pytest.raises(MissingExtraError, match=r"pip install pbgml\[torchmetrics\]"):
         register_torchmetrics(reg)
     assert reg.names() == []
-    if importlib.util.find_spec("torchmetrics") is None:
-        assert registry.metric.names("torchmetrics_*") == []
+    assert _register_if_installed(reg) == []  # what importing pbgml.metrics runs
+    assert reg.names() == []
 
 
 def test_torchmetrics_present_registers_its_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -418,3 +445,5 @@ def test_torchmetrics_present_registers_its_metrics(monkeypatch: pytest.MonkeyPa
     assert register_torchmetrics(reg) == ["torchmetrics_accuracy", "torchmetrics_r2_score"]
     assert reg.get("torchmetrics_accuracy") is Accuracy
     assert register_torchmetrics(reg) == []  # names already taken are skipped
+    other: Registry[Any] = Registry("metric_test")
+    assert _register_if_installed(other) == ["torchmetrics_accuracy", "torchmetrics_r2_score"]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import hydra.utils
@@ -27,6 +28,7 @@ from pbgml.optim import (
     WarmupCosineLR,
     finalize_optimizer,
     finalize_scheduler,
+    freeze_norm_stats,
 )
 
 
@@ -280,12 +282,77 @@ def test_bad_specs_name_the_key(given: Any, message: str) -> None:
         finalize_optimizer(_adamw(), param_groups=given)
 
 
-def test_finalize_without_or_with_null_param_groups_is_one_group() -> None:
-    assert finalize_optimizer(_adamw()).spec is None
-    assert finalize_optimizer(_adamw(), param_groups=None).spec is None
+def test_finalize_absent_param_groups_is_the_optimizers_default() -> None:
+    no_decay = ParamGroups(no_decay=("bias", "norm"))
+    assert finalize_optimizer(_adamw()).spec == no_decay
+    assert finalize_optimizer(torch.optim.AdamW, param_groups="default").spec == no_decay
+    assert finalize_optimizer(functools.partial(torch.optim.SGD, lr=0.1)).spec is None
+    assert finalize_optimizer(torch.optim.Adam, param_groups="default").spec is None
 
 
-def _instantiate_like_pbgml(node: Any, meta: tuple[str, ...], finalize: Any) -> Any:
+def test_finalize_null_param_groups_is_one_plain_group() -> None:
+    factory = finalize_optimizer(_adamw(), param_groups=None)
+    assert factory.spec is None
+    (group,) = factory.param_groups(Net())
+    assert group["weight_decay"] == 0.5
+
+
+def test_finalize_rejects_other_strings() -> None:
+    with pytest.raises(
+        OptimConfigError, match=r"optimizer\.param_groups: .* Did you mean 'default'"
+    ):
+        finalize_optimizer(_adamw(), param_groups="defualt")
+
+
+class _MyAdamW(torch.optim.AdamW):
+    """An AdamW subclass, registered by a user: its config is generated."""
+
+
+def test_yaml_adamw_without_param_groups_does_not_decay_bias_and_norm() -> None:
+    import pbgml
+
+    text = "_target_: torch.optim.AdamW\n_partial_: true\nlr: 0.1\nweight_decay: 0.5\n"
+    groups = _names(pbgml.instantiate(OmegaConf.create(text)).param_groups(Net()))
+    assert groups == {
+        "default": ["embed.weight", "backbone.0.weight", "head.weight"],
+        "default/no_decay": [
+            "backbone.0.bias",
+            "backbone.1.weight",
+            "backbone.1.bias",
+            "norm.weight",
+            "norm.bias",
+            "head.bias",
+        ],
+    }
+    opt_out = pbgml.instantiate(OmegaConf.create(text + "param_groups: null\n"))
+    assert [g["name"] for g in opt_out.param_groups(Net())] == ["default"]
+    sgd = pbgml.instantiate(OmegaConf.create("_target_: torch.optim.SGD\n_partial_: true\n"))
+    assert [g["name"] for g in sgd.param_groups(Net())] == ["default"]
+
+
+def test_configs_from_the_registry_keep_adamws_default() -> None:
+    import pbgml
+
+    assert registry.optimizer.config("adamw") is AdamWConf
+    factory = pbgml.instantiate(OmegaConf.structured(registry.optimizer.config("adamw")))
+    assert factory.spec == ParamGroups(no_decay=("bias", "norm"))
+    radam = OmegaConf.structured(registry.optimizer.config("radam"))
+    assert radam.param_groups == "default"
+    assert pbgml.instantiate(radam).spec is None
+    registry.optimizer.register(_MyAdamW, name="my_adamw_for_test")
+    try:
+        node = OmegaConf.structured(registry.optimizer.config("my_adamw_for_test"))
+        assert node.param_groups == "default"
+        factory = pbgml.instantiate(node)
+        assert factory.spec == ParamGroups(no_decay=("bias", "norm"))
+        assert isinstance(factory(Net()), _MyAdamW)
+        node.param_groups = None
+        assert pbgml.instantiate(node).spec is None
+    finally:
+        registry.optimizer.unregister("my_adamw_for_test")
+
+
+def _instantiate_like_pbgml(node: Any, meta: Iterable[str], finalize: Any) -> Any:
     """What pbgml.instantiate does for a group with meta keys: pop, build, finalize."""
     node = OmegaConf.create(OmegaConf.to_container(node))  # untyped, so keys can be popped
     values = {k: node.pop(k) for k in meta if k in node}
@@ -329,6 +396,8 @@ def test_scheduler_factory_builds_a_scheduled_lr() -> None:
     assert isinstance(scheduled, ScheduledLR)
     assert (scheduled.interval, scheduled.frequency, scheduled.monitor) == ("step", 2, None)
     optimizer.step()
+    scheduled.step()
+    assert optimizer.param_groups[0]["lr"] == 1.0  # frequency 2: not yet
     scheduled.step()
     assert optimizer.param_groups[0]["lr"] == 0.5
     with pytest.raises(AttributeError):
@@ -430,6 +499,25 @@ def test_warmup_cosine_scales_every_group() -> None:
     assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([0.05, 0.5])
 
 
+def test_warmup_cosine_scales_eta_min_with_each_groups_rate() -> None:
+    factory = OptimizerFactory(
+        functools.partial(torch.optim.SGD, lr=1.0),
+        ParamGroups(lr_mult={"0": 0.0, "1": 0.5}),
+    )
+    optimizer = factory(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 1)))
+    assert [g["lr"] for g in optimizer.param_groups] == [0.0, 0.5, 1.0]
+    scheduler = WarmupCosineLR(optimizer, warmup_steps=2, total_steps=6, eta_min=0.1)
+    history = []
+    for _ in range(8):
+        optimizer.step()
+        scheduler.step()
+        history.append([g["lr"] for g in optimizer.param_groups])
+    assert all(rates[0] == 0.0 for rates in history)  # lr_mult 0 stays frozen to the end
+    assert history[-1] == pytest.approx([0.0, 0.05, 0.1])  # the floors keep the ratios
+    for rates in history:
+        assert rates[1] == pytest.approx(rates[2] / 2)
+
+
 def test_warmup_cosine_resumes_from_state_dict() -> None:
     first = WarmupCosineLR(_optimizer(1.0), 5, 20, eta_min=0.1)
     _curve(first, 8)
@@ -452,12 +540,43 @@ def test_warmup_cosine_resumes_from_state_dict() -> None:
         ),
         (
             {"warmup_steps": 1, "total_steps": 0},
-            r"scheduler\.total_steps: expected an integer >= 1",
+            r"scheduler\.total_steps: expected an integer greater than scheduler\.warmup_steps=1",
         ),
-        ({"warmup_steps": 6, "total_steps": 5}, r"scheduler\.warmup_steps: 6 is more than"),
+        (
+            {"warmup_steps": 6, "total_steps": 5},
+            r"scheduler\.total_steps: .* greater than scheduler\.warmup_steps=6 .* got 5\.$",
+        ),
+        (
+            {"warmup_steps": 5, "total_steps": 5},
+            r"scheduler\.total_steps: .* greater than scheduler\.warmup_steps=5",
+        ),
+        (
+            {"warmup_steps": "10", "total_steps": 50},
+            r"scheduler\.warmup_steps: expected an integer >= 0, got '10'",
+        ),
+        (
+            {"warmup_steps": 1, "total_steps": 5.0},
+            r"scheduler\.total_steps: expected an integer .* got 5\.0",
+        ),
         (
             {"warmup_steps": 1, "total_steps": 5, "warmup_start_factor": 2.0},
-            r"warmup_start_factor: expected a number in \[0, 1\]",
+            r"warmup_start_factor: expected a number in \[0, 1\], got 2\.0",
+        ),
+        (
+            {"warmup_steps": 1, "total_steps": 5, "warmup_start_factor": "0.1"},
+            r"scheduler\.warmup_start_factor: expected a number in \[0, 1\], got '0\.1'",
+        ),
+        (
+            {"warmup_steps": 1, "total_steps": 5, "eta_min": "0"},
+            r"scheduler\.eta_min: expected a number >= 0, got '0'",
+        ),
+        (
+            {"warmup_steps": 1, "total_steps": 5, "eta_min": 2.0},
+            r"scheduler\.eta_min: expected a number in \[0, 1\.0\] .* got 2\.0",
+        ),
+        (
+            {"warmup_steps": 1, "total_steps": 5, "eta_min": -0.1},
+            r"scheduler\.eta_min: expected a number in \[0, 1\.0\]",
         ),
     ],
 )
@@ -504,3 +623,121 @@ def test_pbgml_instantiate_finalizes_optimizer_and_scheduler_configs() -> None:
     assert [g["lr"] for g in optimizer.param_groups] == [0.0, 0.0, 0.0, 0.0]
     with pytest.raises(OptimConfigError, match=r"set scheduler\.monitor"):
         pbgml.instantiate(ReduceLROnPlateauConf())
+
+
+# -- ScheduledLR.frequency and resuming ---------------------------------------------
+
+
+def _halving(frequency: int) -> tuple[torch.optim.Optimizer, ScheduledLR]:
+    optimizer = _optimizer(1.0)
+    halve = functools.partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5)
+    return optimizer, finalize_scheduler(halve, frequency=frequency)(optimizer)
+
+
+@pytest.mark.parametrize("frequency", [1, 2, 3])
+def test_scheduled_lr_steps_every_frequency_calls(frequency: int) -> None:
+    optimizer, scheduled = _halving(frequency)
+    rates = []
+    for _ in range(7):
+        optimizer.step()
+        scheduled.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert scheduled.calls == 7
+    assert rates == [0.5 ** ((i + 1) // frequency) for i in range(7)]
+
+
+def test_scheduled_lr_frequency_with_plateau_reads_the_metric_on_its_calls_only() -> None:
+    plateau = functools.partial(torch.optim.lr_scheduler.ReduceLROnPlateau, patience=0)
+    optimizer = _optimizer(1.0)
+    scheduled = finalize_scheduler(plateau, frequency=2, monitor="val/loss")(optimizer)
+    scheduled.step()  # first call: no step, so no metric needed
+    scheduled.step({"val/loss": 1.0})
+    scheduled.step()
+    scheduled.step({"val/loss": 2.0})  # worse, patience 0: reduce
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+    scheduled.step()
+    with pytest.raises(OptimConfigError, match=r"'val/loss' is not among"):
+        scheduled.step({})
+
+
+def test_scheduled_lr_state_dict_resumes_on_the_same_calls() -> None:
+    optimizer, scheduled = _halving(3)
+    for _ in range(4):
+        optimizer.step()
+        scheduled.step()
+    state = scheduled.state_dict()
+    assert state["calls"] == 4
+    expected = []
+    for _ in range(5):
+        optimizer.step()
+        scheduled.step()
+        expected.append(optimizer.param_groups[0]["lr"])
+
+    fresh, resumed = _halving(3)
+    fresh.param_groups[0]["lr"] = 0.5  # the optimizer's own state carries the rate
+    resumed.load_state_dict(state)
+    assert resumed.calls == 4
+    got = []
+    for _ in range(5):
+        fresh.step()
+        resumed.step()
+        got.append(fresh.param_groups[0]["lr"])
+    assert got == expected == [0.5, 0.25, 0.25, 0.25, 0.125]
+
+
+def test_scheduled_lr_load_state_dict_checks_its_input() -> None:
+    _, scheduled = _halving(2)
+    with pytest.raises(OptimConfigError, match=r"with 'scheduler' and 'calls'"):
+        scheduled.load_state_dict(scheduled.scheduler.state_dict())
+    with pytest.raises(OptimConfigError, match=r"calls=-1"):
+        scheduled.load_state_dict({"scheduler": scheduled.scheduler.state_dict(), "calls": -1})
+
+
+# -- freezing and normalization statistics ------------------------------------------
+
+
+class _BNNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Linear(3, 4))
+        self.bn = nn.BatchNorm1d(4)  # part of the frozen backbone: "backbone*"
+        self.head = nn.Linear(4, 4)
+        self.head_bn = nn.BatchNorm1d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head_bn(self.head(self.bn(self.backbone(x))))
+        return out
+
+
+def _mean(bn: nn.BatchNorm1d) -> torch.Tensor:
+    assert bn.running_mean is not None
+    return bn.running_mean
+
+
+def test_freeze_stops_gradients_only_norm_statistics_still_update() -> None:
+    model = _BNNet()
+    OptimizerFactory(_adamw(), ParamGroups(freeze=("backbone", "bn")))(model)
+    assert not model.bn.weight.requires_grad
+    before = _mean(model.bn).clone()
+    model.train()(torch.randn(16, 3))
+    assert not torch.equal(_mean(model.bn), before)  # documented: buffers still move
+    assert model.bn.training
+
+
+def test_freeze_norm_stats_keeps_them_in_eval_mode_across_train_calls() -> None:
+    model = _BNNet()
+    OptimizerFactory(_adamw(), ParamGroups(freeze=("backbone", "bn")))(model)
+    assert freeze_norm_stats(model.bn) == [""]
+    assert freeze_norm_stats(model.bn) == [""]  # twice is harmless
+    frozen_before = {k: v.clone() for k, v in model.bn.state_dict().items()}
+    free_before = _mean(model.head_bn).clone()
+    for _ in range(2):
+        model.train()  # what a trainer does every epoch
+        model(torch.randn(16, 3))
+    assert not model.bn.training
+    for key, value in model.bn.state_dict().items():
+        assert torch.equal(value, frozen_before[key]), key
+    assert model.head_bn.training
+    assert not torch.equal(_mean(model.head_bn), free_before)
+    assert len(model.bn._forward_pre_hooks) == 1
+    assert freeze_norm_stats(model) == ["bn", "head_bn"]

@@ -84,6 +84,27 @@ def _reduction(owner: str, reduction: str) -> str:
     return reduction
 
 
+def _is_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float)
+
+
+def _label_smoothing(value: float) -> float:
+    if not _is_number(value) or not 0.0 <= value <= 1.0:
+        raise LossConfigError(
+            f"CrossEntropyLoss: label_smoothing must be a number in [0, 1], got {value!r}."
+        )
+    return float(value)
+
+
+def _ignore_index(owner: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LossConfigError(
+            f"{owner}: ignore_index must be an integer (a target value to skip, "
+            f"-100 by default), got {value!r}."
+        )
+    return value
+
+
 def _reduce(values: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         return values.mean()
@@ -108,7 +129,7 @@ class CrossEntropyLoss(nn.CrossEntropyLoss):
     reduction
         ``"mean"``, ``"sum"`` or ``"none"``.
     label_smoothing
-        The amount of smoothing in ``[0, 1]``.
+        The amount of smoothing in ``[0, 1]``; checked when the loss is made.
 
     Examples
     --------
@@ -130,9 +151,9 @@ class CrossEntropyLoss(nn.CrossEntropyLoss):
     ) -> None:
         super().__init__(
             weight=_tensor("CrossEntropyLoss", "weight", weight),
-            ignore_index=ignore_index,
+            ignore_index=_ignore_index("CrossEntropyLoss", ignore_index),
             reduction=_reduction("CrossEntropyLoss", reduction),
-            label_smoothing=label_smoothing,
+            label_smoothing=_label_smoothing(label_smoothing),
         )
 
 
@@ -213,14 +234,24 @@ class FocalLoss(nn.Module):
     ``p_y`` is the softmax probability of the true class (Lin et al., 2017). With
     ``gamma=0`` and no ``alpha`` it is the cross-entropy.
 
+    ``1 - p_y`` is computed as ``-expm1(log p_y)`` and kept above the smallest
+    positive float, so the gradient stays finite for any ``gamma >= 0`` even when
+    an example is classified with certainty (``(1 - p) ** 0.5`` has an infinite
+    slope at ``p = 1``).
+
     Parameters
     ----------
     gamma
         The focusing parameter (>= 0); larger values down-weight easy examples more.
     alpha
-        A weight for every class (a number) or one per class (a list), or ``None``.
+        A weight for every class (a number) or one per class (a list of ``C``
+        numbers, checked against the logits' classes at the first call), or ``None``.
     reduction
-        ``"mean"`` (over examples), ``"sum"`` or ``"none"``.
+        ``"mean"`` (over the examples not ignored), ``"sum"`` or ``"none"`` (0 for
+        the ignored examples).
+    ignore_index
+        A target value that is ignored, as in :class:`torch.nn.CrossEntropyLoss`
+        (``-100``, the padding of segmentation masks and token sequences).
 
     Examples
     --------
@@ -233,6 +264,8 @@ class FocalLoss(nn.Module):
     True
     >>> round(FocalLoss(gamma=2.0)(logits, target).item(), 4)
     0.8259
+    >>> FocalLoss(reduction="none")(logits, torch.tensor([0, -100]))[1].item()
+    0.0
     """
 
     def __init__(
@@ -240,12 +273,14 @@ class FocalLoss(nn.Module):
         gamma: float = 2.0,
         alpha: float | list[float] | None = None,
         reduction: str = "mean",
+        ignore_index: int = -100,
     ) -> None:
         super().__init__()
-        if isinstance(gamma, bool) or not isinstance(gamma, int | float) or gamma < 0:
+        if not _is_number(gamma) or gamma < 0:
             raise LossConfigError(f"FocalLoss: gamma must be a number >= 0, got {gamma!r}.")
         self.gamma = float(gamma)
         self.reduction = _reduction("FocalLoss", reduction)
+        self.ignore_index = _ignore_index("FocalLoss", ignore_index)
         alpha_tensor: Tensor | None
         if isinstance(alpha, bool):
             raise LossConfigError(f"FocalLoss: alpha must be a number or a list, got {alpha!r}.")
@@ -253,6 +288,11 @@ class FocalLoss(nn.Module):
             alpha_tensor = torch.tensor(float(alpha))
         else:
             alpha_tensor = _tensor("FocalLoss", "alpha", alpha)
+        if alpha_tensor is not None and alpha_tensor.ndim > 1:
+            raise LossConfigError(
+                f"FocalLoss: alpha must be a number or a list of one weight per class, "
+                f"got a tensor of shape {tuple(alpha_tensor.shape)}."
+            )
         self.register_buffer("alpha", alpha_tensor)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
@@ -265,13 +305,30 @@ class FocalLoss(nn.Module):
         >>> FocalLoss(reduction="none")(torch.zeros(3, 2), torch.tensor([0, 1, 1])).shape
         torch.Size([3])
         """
-        log_p = F.log_softmax(logits, dim=1)
-        log_pt = log_p.gather(1, target.unsqueeze(1)).squeeze(1)
-        pt = log_pt.exp()
-        loss = -((1.0 - pt) ** self.gamma) * log_pt
+        if logits.ndim < 2 or logits.shape[:1] + logits.shape[2:] != target.shape:
+            raise LossConfigError(
+                f"FocalLoss: logits of shape {tuple(logits.shape)} do not fit target of shape "
+                f"{tuple(target.shape)}; expected logits (N, C, ...) and target (N, ...)."
+            )
+        num_classes = logits.shape[1]
         alpha = self._buffers["alpha"]
+        if alpha is not None and alpha.ndim == 1 and alpha.numel() != num_classes:
+            raise LossConfigError(
+                f"FocalLoss: alpha has {alpha.numel()} weights but the logits have "
+                f"C={num_classes} classes; give one weight per class or a single number."
+            )
+        valid = target != self.ignore_index
+        index = torch.where(valid, target, torch.zeros_like(target))
+        log_pt = F.log_softmax(logits, dim=1).gather(1, index.unsqueeze(1)).squeeze(1)
+        tiny = torch.finfo(log_pt.dtype).tiny
+        # 1 - p_t, accurate near p_t = 1 and clamped: d/dx x**gamma is infinite at 0 for gamma < 1
+        focus = (-torch.expm1(log_pt)).clamp_min(tiny) ** self.gamma
+        loss = -focus * log_pt
         if alpha is not None:
-            loss = loss * (alpha[target] if alpha.ndim else alpha)
+            loss = loss * (alpha[index] if alpha.ndim else alpha)
+        loss = torch.where(valid, loss, torch.zeros_like(loss))
+        if self.reduction == "mean":
+            return loss.sum() / valid.sum()
         return _reduce(loss, self.reduction)
 
     def extra_repr(self) -> str:

@@ -69,7 +69,8 @@ optimizer: Registry[torch.optim.Optimizer] = Registry(
     partial=True,
     exclude=["params"],
     loaders=[_catalog.torch_optimizers, _modules("pbgml.optim")],
-    meta={"param_groups": None},
+    # "default": the optimizer's own default groups (AdamW: no decay on biases and norms)
+    meta={"param_groups": "default"},
     finalize="pbgml.optim:finalize_optimizer",
 )
 #: Every ``torch.optim.lr_scheduler`` scheduler; partial, ``optimizer`` comes later.

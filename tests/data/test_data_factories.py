@@ -182,6 +182,50 @@ def test_csv_factory(tmp_path: Path) -> None:
     assert dm.sample_shape == (1,)
 
 
+def test_csv_factory_gives_val_and_test_files_the_train_classes(tmp_path: Path) -> None:
+    (tmp_path / "train.csv").write_text("a,label\n1,cat\n2,dog\n3,eel\n4,cat\n")
+    (tmp_path / "test.csv").write_text("a,label\n1,dog\n2,eel\n")
+    (tmp_path / "val.csv").write_text("a,label\n1,eel\n")
+    dm = csv(
+        str(tmp_path / "train.csv"),
+        target="label",
+        val_path=str(tmp_path / "val.csv"),
+        test_path=str(tmp_path / "test.csv"),
+    )
+    assert dm.classes == ["cat", "dog", "eel"]
+    assert [int(y) for _, y in dm.test_dataset] == [1, 2]  # dog, eel in the train's indices
+    assert [int(y) for _, y in dm.val_dataset] == [2]
+    assert dm.test_dataset.classes == ["cat", "dog", "eel"]
+
+
+@pytest.mark.parametrize("param", ["val_path", "test_path"])
+def test_csv_factory_rejects_labels_the_train_file_lacks(tmp_path: Path, param: str) -> None:
+    (tmp_path / "train.csv").write_text("a,label\n1,cat\n2,dog\n")
+    (tmp_path / "other.csv").write_text("a,label\n1,dog\n2,dgo\n")
+    other: dict[str, Any] = {param: str(tmp_path / "other.csv")}
+    with pytest.raises(DataError) as info:
+        csv(str(tmp_path / "train.csv"), target="label", **other)
+    message = str(info.value)
+    assert info.value.param == param
+    assert message.startswith(f"{param}=")
+    assert "'dgo'" in message
+    assert "known classes ['cat', 'dog']" in message
+    assert "Did you mean 'dog'?" in message
+
+
+@pytest.mark.parametrize("factory", ["csv", "tensor_file"])
+def test_val_path_and_val_split_name_both_keys(tmp_path: Path, factory: str) -> None:
+    (tmp_path / "t.csv").write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(6)))
+    torch.save((torch.randn(6, 2), torch.arange(6) % 2), tmp_path / "t.pt")
+    path = str(tmp_path / ("t.csv" if factory == "csv" else "t.pt"))
+    kwargs: dict[str, Any] = {"target": "y"} if factory == "csv" else {}
+    with pytest.raises(DataError) as info:
+        registry.data.build(factory, path=path, val_path=path, val_split=2, **kwargs)
+    assert f"val_path={path!r}" in str(info.value)
+    assert "val_split=2" in str(info.value)
+    assert info.value.param == "val_split"
+
+
 def test_image_folder_factory_checks_matching_classes(tmp_path: Path) -> None:
     for split, classes in (("train", ("a", "b")), ("val", ("a", "c"))):
         for cls in classes:

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -226,10 +230,75 @@ def test_distributed_sampler_under_a_process_group() -> None:
     assert isinstance(train.sampler, DistributedSampler)
     assert train.sampler.shuffle is True
     assert train.sampler.seed == 5
+    assert train.sampler.drop_last is False
     val = dm.val_dataloader()
-    assert isinstance(val.sampler, DistributedSampler)
-    assert val.sampler.shuffle is False
+    assert not isinstance(val.sampler, DistributedSampler)  # it would pad the shards
+    assert list(val.sampler) == list(range(4))  # one rank: everything, in order
     dm.set_epoch(4)
     assert train.sampler.epoch == 4
     seen = torch.cat([x for x, _ in train]).tolist()
     assert sorted(seen) == sorted(_values(dm.train_dataset))
+
+
+_DDP_WORKER = """
+import datetime, json, sys
+import torch
+import torch.distributed as dist
+from pbgml.data import ArrayDataset, DataModule
+
+rank, port = int(sys.argv[1]), sys.argv[2]
+dist.init_process_group(
+    "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
+    timeout=datetime.timedelta(seconds=30),
+)
+data = ArrayDataset(torch.arange(5.0)[:, None], torch.arange(5) % 2)
+seen = {}
+for drop_last in (False, True):
+    dm = DataModule(data, val=data, test=data, predict=data, batch_size=2, drop_last=drop_last)
+    for stage in ("train", "val", "test", "predict"):
+        loader = getattr(dm, f"{stage}_dataloader")()
+        seen[f"{stage}/{drop_last}"] = [int(x) for batch, _ in loader for x in batch.flatten()]
+dist.destroy_process_group()
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+def test_two_ranks_evaluate_every_sample_exactly_once(tmp_path: Path) -> None:
+    script = tmp_path / "worker.py"
+    script.write_text(_DDP_WORKER)
+    port = str(_free_port())
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(rank), port],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(2)
+    ]
+    outputs = []
+    try:
+        for proc in ranks:
+            out, err = proc.communicate(timeout=90)
+            assert proc.returncode == 0, err
+            outputs.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for proc in ranks:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    first, second = outputs
+    for stage in ("val", "test", "predict"):
+        for drop_last in (False, True):
+            key = f"{stage}/{drop_last}"
+            assert first[key] == [0, 2, 4]  # unpadded, in order: ranks differ by one sample
+            assert second[key] == [1, 3]
+            assert sorted(first[key] + second[key]) == [0, 1, 2, 3, 4]  # no duplicates
+    # training with drop_last: the uneven tail is dropped instead of padded with a repeat
+    dropped = first["train/True"] + second["train/True"]
+    assert len(first["train/True"]) == len(second["train/True"]) == 2
+    assert len(set(dropped)) == 4
+    padded = first["train/False"] + second["train/False"]
+    assert len(padded) == 6
+    assert set(padded) == {0, 1, 2, 3, 4}

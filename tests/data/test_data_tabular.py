@@ -143,6 +143,41 @@ def test_csv_malformed(tmp_path: Path) -> None:
         CSVDataset(_csv(tmp_path, "a,t\n"), target="t")
 
 
+def test_csv_given_classes_keep_the_indices(tmp_path: Path) -> None:
+    test = tmp_path / "test.csv"
+    test.write_text("a,kind\n1,eel\n2,dog\n")
+    ds = CSVDataset(str(test), target="kind", classes=["cat", "dog", "eel"])
+    assert ds.classes == ["cat", "dog", "eel"]
+    assert ds.targets.tolist() == [2, 1]  # not [1, 0], as its own sorted labels would give
+    numbered = tmp_path / "numbered.csv"
+    numbered.write_text("a,label\n1,2\n2,0.0\n")
+    ints = CSVDataset(str(numbered), target="label", classes=["0", "1", "2", "3"])
+    assert ints.targets.tolist() == [2, 0]
+    assert ints.num_classes == 4
+
+
+def test_csv_given_classes_reject_an_unknown_label(tmp_path: Path) -> None:
+    test = tmp_path / "test.csv"
+    test.write_text("a,kind\n1,dog\n2,fox\n")
+    with pytest.raises(DataError) as info:
+        CSVDataset(str(test), target="kind", classes=["cat", "dog"])
+    assert info.value.param == "classes"
+    assert "'fox' (line 3 of" in str(info.value)
+    assert "known classes ['cat', 'dog']" in str(info.value)
+    numbered = tmp_path / "numbered.csv"
+    numbered.write_text("a,label\n1,0\n2,3\n")
+    with pytest.raises(DataError, match="label '3'"):
+        CSVDataset(str(numbered), target="label", classes=["0", "1", "2"])
+
+
+def test_csv_with_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffa,label\n1,0\n2,1\n".encode())
+    ds = CSVDataset(str(path), target="label", features=["a"])  # 'a', not '\ufeffa'
+    assert ds.columns == ["a"]
+    assert ds.data.tolist() == [[1.0], [2.0]]
+
+
 def test_csv_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataNotFoundError, match="path=") as info:
         CSVDataset(str(tmp_path / "nope.csv"), target="t")

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
+import json
+import os
+import subprocess
+import sys
 import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from pbgml import Registry, registry
+from pbgml import PluginWarning, Registry, registry
 from pbgml.configs import (
     ComposeConf,
     NormalizeConf,
@@ -79,11 +86,35 @@ def test_to_tensor_pil_images() -> None:
     assert ToTensor()(_FakePIL("P", (2, 2), bytes(4))).shape == (3, 2, 2)
 
 
+def test_to_tensor_leaves_a_chw_uint8_tensor_alone() -> None:
+    chw = torch.zeros(3, 32, 32, dtype=torch.uint8)
+    chw[1] = 255
+    x = ToTensor()(chw)
+    assert x.shape == (3, 32, 32)
+    assert x[1].unique().tolist() == [1.0]
+    assert x[0].unique().tolist() == [0.0]
+    assert ToTensor()(torch.zeros(1, 28, 28, dtype=torch.uint8)).shape == (1, 28, 28)
+    assert ToTensor()(torch.zeros(4, 9, 9, dtype=torch.uint8)).shape == (4, 9, 9)  # RGBA
+
+
+def test_to_tensor_layout_rule() -> None:
+    assert ToTensor()(torch.zeros(32, 32, 3, dtype=torch.uint8)).shape == (3, 32, 32)  # HWC
+    assert ToTensor()(torch.rand(6, 5, 3)).shape == (3, 6, 5)  # a float HWC tensor too
+    assert ToTensor()(torch.rand(3, 4, 5)).shape == (3, 4, 5)  # float CHW
+    # the shape does not tell: uint8 is HWC (how images are stored), float is CHW
+    assert ToTensor()(torch.zeros(3, 5, 3, dtype=torch.uint8)).shape == (3, 3, 5)
+    assert ToTensor()(torch.rand(2, 8, 8)).shape == (2, 8, 8)
+    # arrays are always HWC, whatever their shape
+    assert ToTensor()(np.zeros((3, 32, 32), dtype=np.uint8)).shape == (32, 3, 32)
+
+
 def test_to_tensor_rejects_other_inputs() -> None:
-    with pytest.raises(DataError, match="got list"):
+    with pytest.raises(DataError, match=r"to_tensor: pic must be .* got list") as info:
         ToTensor()([1, 2, 3])
-    with pytest.raises(DataError, match="2-D or 3-D"):
+    assert info.value.param == "pic"
+    with pytest.raises(DataError, match=r"to_tensor: pic must be a 2-D .* \(1, 2, 3, 4\)") as bad:
         ToTensor()(torch.zeros(1, 2, 3, 4))
+    assert bad.value.param == "pic"
 
 
 # -- normalize -----------------------------------------------------------------------
@@ -121,8 +152,21 @@ def test_normalize_errors() -> None:
         Normalize(mean=[0.5], std=[0.0])
     with pytest.raises(DataError, match="same, non-zero"):
         Normalize(mean=[0.5, 0.5], std=[0.5])
-    with pytest.raises(DataError, match="apply to_tensor first"):
+    with pytest.raises(DataError, match="put to_tensor first") as info:
         Normalize(preset="cifar10")(torch.zeros(32, 32, 3))
+    assert info.value.param == "mean"
+    message = str(info.value)
+    assert message.startswith("normalize: mean=(0.4914, 0.4822, 0.4465) and std=(0.247,")
+    assert "has 32 channels" in message
+
+
+def test_normalize_rejects_integer_tensors() -> None:
+    image = torch.full((3, 4, 4), 255, dtype=torch.uint8)
+    with pytest.raises(DataError, match=r"normalize expects float tensors in \[0, 1\]; put "):
+        Normalize(preset="half")(image)  # uint8 arithmetic gave inf before
+    with pytest.raises(DataError, match=r"to_tensor before it .*torch\.int64"):
+        Normalize(mean=[0.5], std=[0.5]).undo(torch.zeros(1, 2, 2, dtype=torch.long))
+    assert torch.isfinite(Normalize(preset="half")(ToTensor()(image))).all()
 
 
 # -- random crop and flip ------------------------------------------------------------
@@ -153,8 +197,13 @@ def test_random_crop_padding() -> None:
 
 
 def test_random_crop_errors() -> None:
-    with pytest.raises(DataError, match="larger than"):
-        RandomCrop(5)(torch.zeros(1, 4, 4))
+    with pytest.raises(DataError, match="larger than") as info:
+        RandomCrop(7, padding=1)(torch.zeros(1, 4, 4))
+    assert info.value.param == "size"
+    message = str(info.value)
+    assert message.startswith("random_crop: size=(7, 7) is larger than the image, 6x6")
+    assert "after padding=1" in message
+    assert "(1, 4, 4)" in message
     with pytest.raises(DataError, match="Did you mean 'reflect'") as info:
         RandomCrop(4, padding_mode="reflct")
     assert info.value.param == "padding_mode"
@@ -235,10 +284,119 @@ def test_typed_transform_configs_instantiate() -> None:
     assert out.shape == (3, 4, 4)
 
 
-def test_torchvision_absent_registers_nothing() -> None:
-    assert importlib.util.find_spec("torchvision") is None  # not installed here
-    assert registry.transform.names("tv_*") == []
-    assert register_torchvision(Registry("transform")) == []
+FindSpec = Callable[..., "importlib.machinery.ModuleSpec | None"]
+
+
+def _pretend_torchvision(monkeypatch: pytest.MonkeyPatch, installed: bool) -> None:
+    """Make ``find_spec("torchvision")`` answer as if it were (not) installed."""
+    real: FindSpec = importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> importlib.machinery.ModuleSpec | None:
+        if name == "torchvision":
+            return importlib.machinery.ModuleSpec("torchvision", None) if installed else None
+        return real(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+
+
+def test_torchvision_absent_registers_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    _pretend_torchvision(monkeypatch, installed=False)
+    monkeypatch.setitem(sys.modules, "torchvision.transforms.v2", None)  # never imported
+    reg: Registry[object] = Registry("transform")
+    assert register_torchvision(reg) == []
+    assert reg.names("tv_*") == []
+
+
+def _fake_transforms_v2() -> types.ModuleType:
+    class Transform:
+        pass
+
+    class ColorJitter(Transform):
+        pass
+
+    fake = types.ModuleType("torchvision.transforms.v2")
+    fake.Transform = Transform  # type: ignore[attr-defined]
+    fake.ColorJitter = ColorJitter  # type: ignore[attr-defined]
+    return fake
+
+
+def test_torchvision_installed_is_imported_and_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    _pretend_torchvision(monkeypatch, installed=True)
+    fake = _fake_transforms_v2()
+    monkeypatch.setitem(sys.modules, "torchvision.transforms.v2", fake)
+    reg: Registry[object] = Registry("transform")
+    assert register_torchvision(reg) == ["tv_color_jitter"]
+    assert reg.get("tv_color_jitter") is fake.ColorJitter
+
+
+def _write_broken_torchvision(root: Path) -> Path:
+    """A torchvision whose transforms fail to import, as one built for another torch does."""
+    package = root / "torchvision"
+    (package / "transforms").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "transforms" / "__init__.py").write_text(
+        "raise RuntimeError('operator torchvision::nms does not exist')\n"
+    )
+    return root
+
+
+@pytest.fixture
+def broken_torchvision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for name in [m for m in sys.modules if m.partition(".")[0] == "torchvision"]:
+        monkeypatch.delitem(sys.modules, name)  # a real one, if any, is restored afterwards
+    root = _write_broken_torchvision(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(root))
+    yield root
+    for name in [m for m in sys.modules if m.partition(".")[0] == "torchvision"]:
+        del sys.modules[name]
+
+
+def test_broken_torchvision_warns_and_registers_nothing(broken_torchvision: Path) -> None:
+    reg: Registry[object] = Registry("transform")
+    with pytest.warns(PluginWarning, match="torchvision is installed but") as caught:
+        assert register_torchvision(reg) == []
+    message = str(caught[0].message)
+    assert "torchvision.transforms.v2" in message
+    assert "RuntimeError: operator torchvision::nms does not exist" in message
+    assert reg.names("tv_*") == []
+
+
+_IMPORT_DATA = """
+import json, warnings
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import pbgml.data
+    from pbgml import registry
+    names = registry.transform.names("tv_*")
+    normalize = registry.transform.build("normalize", preset="half")
+print(json.dumps({
+    "names": names,
+    "normalize": repr(normalize),
+    "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
+}))
+"""
+
+
+def test_broken_torchvision_keeps_pbgml_data_importable(tmp_path: Path) -> None:
+    root = _write_broken_torchvision(tmp_path / "site")
+    paths = [str(root), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORT_DATA],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["names"] == []
+    assert report["normalize"] == "Normalize(preset='half')"
+    broken = [w for w in report["warnings"] if "transforms.v2" in w]
+    assert len(broken) == 1
+    assert broken[0].startswith("PluginWarning: torchvision is installed but")
+    assert "RuntimeError: operator torchvision::nms does not exist" in broken[0]
 
 
 def test_torchvision_present_registers_its_transforms() -> None:

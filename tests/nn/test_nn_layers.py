@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -18,6 +19,7 @@ from pbgml.nn import (
     ShapeMismatchError,
     get_activation,
 )
+from pbgml.nn._activations import _activation_choices
 
 
 def _types(module: nn.Module) -> list[str]:
@@ -51,7 +53,7 @@ def test_activation_module_class_and_none() -> None:
     assert get_activation("relu") is not get_activation("relu")
 
 
-def test_user_registered_activation_is_found(
+def test_user_registered_layer_is_not_an_activation_by_name(
     scratch_registry_names: list[tuple[str, str]],
 ) -> None:
     class Square(nn.Module):
@@ -60,7 +62,79 @@ def test_user_registered_activation_is_found(
 
     registry.layer.register(Square, name="test_square")
     scratch_registry_names.append(("layer", "test_square"))
-    assert isinstance(MLP(2, 1, hidden=(3,), activation="test_square").layers.act0, Square)
+    with pytest.raises(InvalidArgumentError, match=r"activation='test_square' is the layer .*Sq"):
+        MLP(2, 1, hidden=(3,), activation="test_square")
+    # a custom activation is given as a class or a module instead
+    assert isinstance(MLP(2, 1, hidden=(3,), activation=Square).layers.act0, Square)
+    assert isinstance(MLP(2, 1, hidden=(3,), activation=Square()).layers.act0, Square)
+
+
+_ACTIVATIONS_WANTED = (
+    "relu",
+    "gelu",
+    "silu",
+    "tanh",
+    "sigmoid",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "mish",
+    "softplus",
+    "hardswish",
+    "identity",
+)
+
+
+def test_activation_choices_are_torch_activations_and_identity() -> None:
+    from torch.nn.modules import activation as torch_activations
+
+    choices = _activation_choices()
+    assert set(_ACTIVATIONS_WANTED) <= set(choices)
+    for name in choices:
+        module = get_activation(name)
+        assert type(module) is nn.Identity or type(module).__module__ == torch_activations.__name__
+    assert not {"dropout", "linear", "flatten", "batch_norm1d", "threshold"} & set(choices)
+
+
+@pytest.mark.parametrize("name", ["dropout", "Dropout", "linear", "flatten", "batch_norm1d"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda act: MLP(4, 2, hidden=(3,), activation=act),
+        lambda act: ConvBlock(3, 4, activation=act),
+        lambda act: ResidualBlock(4, activation=act),
+    ],
+    ids=["MLP", "ConvBlock", "ResidualBlock"],
+)
+def test_a_layer_that_is_not_an_activation_is_refused(
+    name: str, build: Callable[[str], nn.Module]
+) -> None:
+    # before the fix, any argument-free layer was accepted: MLP(activation="dropout")
+    # silently built a linear network
+    with pytest.raises(InvalidArgumentError) as info:
+        build(name)
+    message = str(info.value)
+    assert message.startswith(f"activation={name!r} is the layer torch.nn.")
+    assert ", not an activation." in message
+    assert "Activations: 'celu'" in message
+    assert "'relu'" in message
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, PbgmlError)
+
+
+def test_a_refused_layer_suggests_the_closest_activation() -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        get_activation("gru", key="hidden_act")
+    assert str(info.value).startswith(
+        "hidden_act='gru' is the layer torch.nn.GRU, not an activation. Did you mean 'glu'?"
+    )
+
+
+def test_a_torch_activation_that_needs_arguments_says_so() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"activation='threshold' is the layer torch"):
+        get_activation("threshold")
+    with pytest.raises(InvalidArgumentError, match=r"cannot be built without arguments"):
+        get_activation("threshold")
 
 
 def test_unknown_activation_suggests_the_closest() -> None:
@@ -83,7 +157,8 @@ def test_unknown_activation_names_the_key() -> None:
 
 def test_layer_that_needs_arguments_is_not_an_activation() -> None:
     with pytest.raises(
-        InvalidArgumentError, match=r"activation='linear' is the layer torch\.nn\.Linear"
+        InvalidArgumentError,
+        match=r"activation='linear' is the layer torch\.nn\.Linear, not an activation",
     ):
         get_activation("linear")
 

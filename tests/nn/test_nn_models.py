@@ -4,6 +4,7 @@ import importlib.machinery
 import importlib.util
 import sys
 import types
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -190,36 +191,111 @@ def test_transformer_input_errors() -> None:
 # -- torchvision --------------------------------------------------------------------------
 
 
-def test_torchvision_missing_registers_nothing_without_error() -> None:
-    assert importlib.util.find_spec("torchvision") is None  # not installed here
-    assert _register_torchvision(Registry("model")) == []
+_REAL_FIND_SPEC = importlib.util.find_spec
+
+
+def _torchvision_spec(
+    monkeypatch: pytest.MonkeyPatch, spec: importlib.machinery.ModuleSpec | None
+) -> list[str]:
+    """Make ``find_spec`` answer ``spec`` for torchvision, whatever is installed here.
+
+    Returns the torchvision names asked for, so a test can see the check was made.
+    """
+    asked: list[str] = []
+
+    def find_spec(name: str, package: str | None = None) -> importlib.machinery.ModuleSpec | None:
+        if name.partition(".")[0] == "torchvision":
+            asked.append(name)
+            return spec
+        return _REAL_FIND_SPEC(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    return asked
+
+
+def test_torchvision_missing_registers_nothing_without_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked = _torchvision_spec(monkeypatch, None)
+    for name in [m for m in sys.modules if m.partition(".")[0] == "torchvision"]:
+        monkeypatch.delitem(sys.modules, name)
+    imported: list[str] = []
+    real_import = importlib.import_module
+
+    def import_module(name: str, package: str | None = None) -> types.ModuleType:
+        imported.append(name)
+        return real_import(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", import_module)
+    reg: Registry[nn.Module] = Registry("model")
+    assert _register_torchvision(reg) == []  # no error, and no warning (warnings are errors)
+    assert asked == ["torchvision"]  # the cheap check was made...
+    assert imported == []  # ...and nothing was imported
+    assert reg.names("tv_*") == []
 
 
 def _fake_torchvision(monkeypatch: pytest.MonkeyPatch, models: types.ModuleType) -> None:
+    """Install a fake torchvision (in sys.modules, and found by find_spec)."""
+    spec = importlib.machinery.ModuleSpec("torchvision", None)
     package = types.ModuleType("torchvision")
-    package.__spec__ = importlib.machinery.ModuleSpec("torchvision", None)
+    package.__spec__ = spec
     package.models = models  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "torchvision", package)
     monkeypatch.setitem(sys.modules, "torchvision.models", models)
+    _torchvision_spec(monkeypatch, spec)
+
+
+def _fake_models(builders: dict[str, Callable[..., nn.Module]]) -> types.ModuleType:
+    """A torchvision.models with the surface pbgml uses: list_models, get_model(_builder)."""
+    models = types.ModuleType("torchvision.models")
+    models.list_models = lambda module=None: sorted(builders)  # type: ignore[attr-defined]
+    models.get_model_builder = builders.__getitem__  # type: ignore[attr-defined]
+    models.get_model = lambda name, **kw: builders[name](**kw)  # type: ignore[attr-defined]
+    return models
+
+
+def _resnet18(*, weights: Any = None, progress: bool = True, num_classes: int = 1000) -> nn.Module:
+    """ResNet-18."""
+    return nn.Linear(2, num_classes)
 
 
 def test_torchvision_models_register_as_tv_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    def resnet18(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> nn.Module:
-        """ResNet-18."""
-        return nn.Linear(2, 2)
+    def vit_b_16(*, weights: Any = None, progress: bool = True, **kwargs: Any) -> nn.Module:
+        """ViT-B/16."""
+        return nn.Identity()
 
-    models = types.ModuleType("torchvision.models")
-    models.list_models = lambda module: ["resnet18"]  # type: ignore[attr-defined]
-    models.get_model_builder = {"resnet18": resnet18}.__getitem__  # type: ignore[attr-defined]
-    _fake_torchvision(monkeypatch, models)
+    _fake_torchvision(monkeypatch, _fake_models({"resnet18": _resnet18, "vit_b_16": vit_b_16}))
     reg: Registry[nn.Module] = Registry("model")
-    assert _register_torchvision(reg) == ["tv_resnet18"]
-    assert reg.get("tv_resnet18") is resnet18
+    assert _register_torchvision(reg) == ["tv_resnet18", "tv_vit_b_16"]
+    assert reg.get("tv_resnet18") is _resnet18
+    assert reg.get("tv_vit_b_16") is vit_b_16
     assert "nothing is downloaded" in reg.entry("tv_resnet18").doc
+    built = reg.build("tv_resnet18", num_classes=3)
+    assert isinstance(built, nn.Linear)
+    assert built.out_features == 3
+    assert _register_torchvision(reg) == []  # already there: not registered twice
 
 
 def test_broken_torchvision_warns_and_registers_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     models = types.ModuleType("torchvision.models")  # no list_models: an old or broken install
     _fake_torchvision(monkeypatch, models)
     with pytest.warns(PluginWarning, match=r"torchvision is installed but its models"):
+        assert _register_torchvision(Registry("model")) == []
+
+
+def test_torchvision_failing_to_import_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    # found by find_spec but its import fails (built for another torch, say)
+    spec = importlib.machinery.ModuleSpec("torchvision", None)
+    _torchvision_spec(monkeypatch, spec)
+    for name in [m for m in sys.modules if m.partition(".")[0] == "torchvision"]:
+        monkeypatch.delitem(sys.modules, name)
+    real_import = importlib.import_module
+
+    def import_module(name: str, package: str | None = None) -> types.ModuleType:
+        if name.partition(".")[0] == "torchvision":
+            raise OSError("undefined symbol: _ZN3c10")
+        return real_import(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", import_module)
+    with pytest.warns(PluginWarning, match=r"could not be listed: OSError: undefined symbol"):
         assert _register_torchvision(Registry("model")) == []

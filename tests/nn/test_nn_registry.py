@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,8 +91,90 @@ def test_sequential_replaces_torch_entry_on_purpose() -> None:
     assert registry.layer.get("flatten") is nn.Flatten  # torch's Flatten is kept
 
 
-def test_torchvision_is_absent_here_and_registers_nothing() -> None:
-    assert registry.model.names("tv_*") == []
+# Importing pbgml.nn registers torchvision's models only when find_spec finds it: each
+# case runs in a fresh interpreter, with find_spec (and sys.modules) faking the machine.
+_FAKE_FIND_SPEC = """
+import importlib.machinery, importlib.util, sys, types, warnings
+import torch  # torch's own imports are not pbgml's business
+
+asked, imported = [], []
+real_find_spec = importlib.util.find_spec
+
+def find_spec(name, package=None):
+    if name.partition(".")[0] == "torchvision":
+        asked.append(name)
+        return SPEC
+    return real_find_spec(name, package)
+
+class Watch:  # records (and refuses) any real import of torchvision
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "torchvision":
+            imported.append(name)
+            raise ModuleNotFoundError(name)
+        return None
+
+importlib.util.find_spec = find_spec
+sys.meta_path.insert(0, Watch())
+"""
+
+_ABSENT = """
+SPEC = None
+with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    import pbgml.nn
+    from pbgml import registry
+    tv = registry.model.names("tv_*")
+assert asked == ["torchvision"], asked
+assert imported == [], imported
+assert not [m for m in sys.modules if m.partition(".")[0] == "torchvision"]
+assert tv == [], tv
+assert "lenet" in registry.model
+print("ok")
+"""
+
+_PRESENT = """
+SPEC = importlib.machinery.ModuleSpec("torchvision", None)
+def fakenet(*, weights=None, progress=True, num_classes=1000):
+    return torch.nn.Linear(2, num_classes)
+models = types.ModuleType("torchvision.models")
+models.list_models = lambda module=None: ["fakenet"]
+models.get_model_builder = {"fakenet": fakenet}.__getitem__
+models.get_model = lambda name, **kw: fakenet(**kw)
+package = types.ModuleType("torchvision")
+package.__spec__, package.models = SPEC, models
+sys.modules["torchvision"], sys.modules["torchvision.models"] = package, models
+with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    import pbgml.nn
+    from pbgml import registry
+    tv = registry.model.names("tv_*")
+assert asked == ["torchvision"], asked
+assert imported == [], imported
+assert tv == ["tv_fakenet"], tv
+assert registry.model.get("tv_fakenet") is fakenet
+assert registry.model.build("tv_fakenet", num_classes=3).out_features == 3
+print("ok")
+"""
+
+
+def _run_fresh(script: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _FAKE_FIND_SPEC + script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_import_without_torchvision_does_not_import_it_nor_register_tv_models() -> None:
+    _run_fresh(_ABSENT)
+
+
+def test_import_with_torchvision_registers_its_models_as_tv_names() -> None:
+    _run_fresh(_PRESENT)
 
 
 @pytest.mark.parametrize(("group", "name"), ENTRIES, ids=lambda v: str(v))

@@ -52,6 +52,60 @@ def test_mlp_on_cifar_samples() -> None:
     )
 
 
+_FLATTENED_32 = (
+    "model.in_features=32 but data yields samples of shape 3x32x32 "
+    "(3072 values once flattened); set model.in_features=3072"
+)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        MLP(in_features=32, out_features=10, flatten=True),
+        MLPConf(in_features=32, out_features=10),
+        {"_target_": "pbgml.nn.MLP", "in_features": 32, "out_features": 10, "flatten": True},
+    ],
+    ids=["module", "dataclass", "dict"],
+)
+def test_in_features_equal_to_the_last_dimension_is_wrong_when_flattening(model: object) -> None:
+    # 32 == shape[-1] used to exempt in_features even though the MLP flattens to 3072
+    with pytest.raises(ShapeMismatchError) as info:
+        check_input(model, (3, 32, 32))
+    assert info.value.problems == (_FLATTENED_32,)
+    assert str(info.value).splitlines()[0] == f"model does not fit data: {_FLATTENED_32}."
+
+
+def test_without_flatten_in_features_is_the_last_dimension() -> None:
+    assert check_input(MLP(in_features=32, out_features=10, flatten=False), (3, 32, 32)) == (
+        3,
+        32,
+        10,
+    )
+    expected = (
+        "model.in_features=64 but data yields samples of shape 3x32x32 "
+        "(32 features in the last dimension); set model.in_features=32",
+    )
+    for model in (
+        MLP(in_features=64, out_features=10, flatten=False),
+        MLPConf(in_features=64, out_features=10, flatten=False),
+    ):
+        with pytest.raises(ShapeMismatchError) as info:
+            check_input(model, (3, 32, 32))
+        assert info.value.problems == expected
+    # a flattening MLP given 3072 values is wrong once flatten is off
+    with pytest.raises(ShapeMismatchError) as info:
+        check_input(MLPConf(in_features=3072, out_features=10, flatten=False), (3, 32, 32))
+    assert info.value.problems[0].endswith("set model.in_features=32")
+
+
+def test_a_leading_flatten_layer_counts_as_flattening() -> None:
+    module = nn.Sequential(nn.Flatten(), nn.Linear(32, 2))
+    cfg = {"in_features": 32}
+    with pytest.raises(ShapeMismatchError) as info:
+        check_input(module, (3, 32, 32), model_cfg=cfg)
+    assert info.value.problems == (_FLATTENED_32,)
+
+
 def test_model_cfg_is_read_for_a_built_module() -> None:
     cfg = OmegaConf.create({"_target_": "pbgml.nn.MLP", "in_features": 64, "out_features": 2})
     module = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))  # knows nothing of in_features

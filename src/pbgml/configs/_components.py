@@ -66,7 +66,8 @@ class BCEWithLogitsLossConf(LossConf):
 class FocalLossConf(LossConf):
     """:class:`pbgml.losses.FocalLoss`: cross-entropy that down-weights easy examples.
 
-    ``alpha`` is a number, a list of one weight per class, or ``None``.
+    ``alpha`` is a number, a list of one weight per class, or ``None``; targets
+    equal to ``ignore_index`` are left out.
 
     Examples
     --------
@@ -79,6 +80,7 @@ class FocalLossConf(LossConf):
     gamma: float = 2.0
     alpha: Any = None
     reduction: str = "mean"
+    ignore_index: int = -100
 
 
 @dataclass(kw_only=True)

@@ -172,7 +172,9 @@ class ParamGroupsConf:
         Learning-rate multipliers by module or parameter name pattern; the first
         match wins.
     freeze
-        Name patterns of parameters to freeze and leave out.
+        Name patterns of parameters to freeze and leave out. This stops their
+        gradients only: a frozen BatchNorm still updates its running statistics
+        in training mode (see :func:`pbgml.optim.freeze_norm_stats`).
 
     Examples
     --------
@@ -197,8 +199,8 @@ class AdamWConf(OptimizerConf):
     """:class:`torch.optim.AdamW`: Adam with decoupled weight decay.
 
     ``param_groups`` (not an argument of AdamW: the optimizer registry's ``meta``
-    key) defaults to no weight decay on biases and normalization weights; set it
-    to ``None`` for a single group.
+    key) defaults to no weight decay on biases and normalization weights, as an
+    AdamW config without that key does; set it to ``None`` for a single group.
 
     Examples
     --------

@@ -87,11 +87,14 @@ def _holdout(
     return Subset(dataset, kept), Subset(dataset, held)
 
 
-def _one_test_source(test_path: str | None, test_split: float | None) -> None:
-    if test_path is not None and test_split is not None:
+def _one_source(stage: str, path: str | None, split: float | None) -> None:
+    """A val or test set comes from its own file or is split off the training file."""
+    if path is not None and split is not None:
         raise DataError(
-            f"pass test_path={test_path!r} or test_split={test_split!r}, not both",
-            param="test_split",
+            f"pass {stage}_path={path!r} or {stage}_split={split!r}, not both: "
+            f"{stage}_path reads the {stage} set from its own file, {stage}_split holds it "
+            "out of path",
+            param=f"{stage}_split",
         )
 
 
@@ -407,7 +410,8 @@ def tensor_file(
     def load(file: str | None) -> TensorFileDataset | None:
         return None if file is None else TensorFileDataset(file, x_key, y_key)
 
-    _one_test_source(test_path, test_split)
+    _one_source("val", val_path, val_split)
+    _one_source("test", test_path, test_split)
     train, test = _holdout(TensorFileDataset(path, x_key, y_key), test_split, seed)
     if test_path is not None:
         test = load(test_path)
@@ -436,6 +440,12 @@ def csv(
 ) -> DataModule:
     """A CSV file of numeric features and a target column (:class:`~pbgml.data.CSVDataset`).
 
+    ``path`` is the training file; validation and test come from their own files
+    (``val_path``, ``test_path``) or are split off it (``val_split``, ``test_split``).
+    The classes are the training file's, so a label has the same index in every
+    file; a label of ``val_path`` or ``test_path`` that the training file lacks is
+    an error.
+
     Examples
     --------
     >>> import pathlib, tempfile
@@ -448,14 +458,27 @@ def csv(
     (8, 2, (2,), 2)
     """
 
-    def load(file: str) -> CSVDataset:
-        return CSVDataset(file, target, features, delimiter, regression)
+    _one_source("val", val_path, val_split)
+    _one_source("test", test_path, test_split)
+    full = CSVDataset(path, target, features, delimiter, regression)
 
-    _one_test_source(test_path, test_split)
-    train, test = _holdout(load(path), test_split, seed)
+    def load(param: str, file: str) -> CSVDataset:
+        try:
+            return CSVDataset(file, target, features, delimiter, regression, full.classes)
+        except DataError as err:
+            if err.param != "classes":
+                raise
+            message = err.message.removeprefix("classes: ")
+            raise DataError(
+                f"{param}={file!r}: {message} (the classes are those of path={path!r})",
+                path=file,
+                param=param,
+            ) from None
+
+    train, test = _holdout(full, test_split, seed)
     if test_path is not None:
-        test = load(test_path)
-    val = None if val_path is None else load(val_path)
+        test = load("test_path", test_path)
+    val = None if val_path is None else load("val_path", val_path)
     return DataModule(train, val=val, test=test, val_split=val_split, **_knobs(locals()))
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
 from pbgml._errors import did_you_mean
 from pbgml.data._datasets import _Transformed, base_dataset, check_int
@@ -76,6 +77,23 @@ def split_indices(
     return order[count:], order[:count]
 
 
+class _EvalShard(Sampler[int]):
+    """This rank's share of an evaluation set: ``indices[rank::world_size]``, in order.
+
+    Unlike :class:`~torch.utils.data.DistributedSampler` it neither pads nor shuffles,
+    so the ranks together see every sample exactly once (ranks may differ by one).
+    """
+
+    def __init__(self, length: int, rank: int, world_size: int) -> None:
+        self.indices = range(rank, length, world_size)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
 def _length(dataset: object, param: str) -> int:
     try:
         return len(dataset)  # type: ignore[arg-type]
@@ -92,8 +110,11 @@ class DataModule:
     Holds a train set (optionally split into train and validation with a seeded
     generator), a test set and a predict set, and makes one
     :class:`~torch.utils.data.DataLoader` per stage. Under
-    :mod:`torch.distributed` every loader gets a
-    :class:`~torch.utils.data.DistributedSampler`.
+    :mod:`torch.distributed` the train loader gets a
+    :class:`~torch.utils.data.DistributedSampler` (seeded, with ``drop_last``), and
+    the validation, test and predict loaders an unpadded, unshuffled shard
+    (``indices[rank::world_size]``): the ranks together see every sample exactly
+    once, and may differ by one sample.
 
     Parameters
     ----------
@@ -120,7 +141,9 @@ class DataModule:
     persistent_workers
         Keep the workers alive between epochs (needs ``num_workers > 0``).
     drop_last
-        Drop the last incomplete training batch.
+        Drop the last incomplete training batch (and, under :mod:`torch.distributed`,
+        the tail of the training set that does not split evenly across the ranks,
+        instead of padding it with repeated samples).
     shuffle
         Shuffle the training set every epoch (evaluation sets are never shuffled).
     train_transform, eval_transform
@@ -347,12 +370,20 @@ class DataModule:
                 "predict": "pass predict=...",
             }[stage]
             raise DataError(f"this DataModule has no {stage} set: {hint}", param=stage)
-        sampler: DistributedSampler[Any] | None = None
+        sampler: Sampler[int] | None = None
         if torch.distributed.is_available() and torch.distributed.is_initialized():
-            sampler = DistributedSampler(dataset, shuffle=train and self.shuffle, seed=self.seed)
-            sampler.set_epoch(self.epoch)
             if train:
-                self._train_sampler = sampler
+                self._train_sampler = DistributedSampler(
+                    dataset, shuffle=self.shuffle, seed=self.seed, drop_last=self.drop_last
+                )
+                self._train_sampler.set_epoch(self.epoch)
+                sampler = self._train_sampler
+            else:  # padding would count samples twice in the metrics
+                sampler = _EvalShard(
+                    _length(dataset, stage),
+                    torch.distributed.get_rank(),
+                    torch.distributed.get_world_size(),
+                )
         shuffle = train and self.shuffle and sampler is None
         return DataLoader(
             dataset,
@@ -371,15 +402,15 @@ class DataModule:
         return self._loader("train", train=True)
 
     def val_dataloader(self) -> DataLoader[Any]:
-        """The validation loader: in order, ``eval_batch_size``."""
+        """The validation loader: in order, ``eval_batch_size`` (one shard per rank)."""
         return self._loader("val", train=False)
 
     def test_dataloader(self) -> DataLoader[Any]:
-        """The test loader: in order, ``eval_batch_size``."""
+        """The test loader: in order, ``eval_batch_size`` (one shard per rank)."""
         return self._loader("test", train=False)
 
     def predict_dataloader(self) -> DataLoader[Any]:
-        """The prediction loader: in order, ``eval_batch_size``."""
+        """The prediction loader: in order, ``eval_batch_size`` (one shard per rank)."""
         return self._loader("predict", train=False)
 
     def __repr__(self) -> str:

@@ -89,10 +89,10 @@ def _integer_labels(values: list[str]) -> list[int] | None:
 class CSVDataset(ArrayDataset):
     """Numeric feature columns and one target column of a CSV file with a header row.
 
-    Read with the standard :mod:`csv` module. Features become a float32 tensor.
-    The target is a class index (integers are kept, other values such as
-    ``"setosa"`` become the index of their sorted name), or, with
-    ``regression=True``, a float tensor of shape ``(N, 1)``.
+    Read with the standard :mod:`csv` module (UTF-8, a byte-order mark is skipped).
+    Features become a float32 tensor. The target is a class index (integers are
+    kept, other values such as ``"setosa"`` become the index of their sorted name),
+    or, with ``regression=True``, a float tensor of shape ``(N, 1)``.
 
     Parameters
     ----------
@@ -106,6 +106,11 @@ class CSVDataset(ArrayDataset):
         The field separator.
     regression
         Read the target as a float instead of a class.
+    classes
+        The class names in index order, e.g. the training file's ``classes`` when
+        reading its validation or test file, so a label gets the same index in every
+        file. A label that is not one of them raises :class:`~pbgml.data.DataError`
+        (``param="classes"``). Default: the labels of this file.
     transform, target_transform
         Applied to a sample / a target when it is read.
 
@@ -123,6 +128,10 @@ class CSVDataset(ArrayDataset):
     ... except ValueError as err:
     ...     print(str(err).split(".csv.")[1].strip())
     Did you mean 'species'? Columns: 'length', 'width', 'species'.
+    >>> test = path.with_name("test.csv")
+    >>> _ = test.write_text("length,width,species\\n6.3,3.3,versicolor\\n")
+    >>> CSVDataset(test, target="species", classes=ds.classes).targets.tolist()
+    [1]
     """
 
     def __init__(
@@ -132,13 +141,14 @@ class CSVDataset(ArrayDataset):
         features: Sequence[str] | None = None,
         delimiter: str = ",",
         regression: bool = False,
+        classes: Sequence[str] | None = None,
         *,
         transform: Transform | None = None,
         target_transform: Transform | None = None,
     ) -> None:
         where = os.fspath(path)
         try:
-            with open(where, newline="", encoding="utf-8") as file:
+            with open(where, newline="", encoding="utf-8-sig") as file:
                 rows = [row for row in csv.reader(file, delimiter=delimiter) if row]
         except FileNotFoundError as err:
             raise missing(
@@ -184,7 +194,7 @@ class CSVDataset(ArrayDataset):
                 ) from None
             raw_targets.append(row[target_idx].strip())
         data = torch.tensor(values, dtype=torch.float32)
-        classes: list[str] | None = None
+        names: list[str] | None = None
         if regression:
             if not all(_is_float(v) for v in raw_targets):
                 bad_value = next(v for v in raw_targets if not _is_float(v))
@@ -192,20 +202,45 @@ class CSVDataset(ArrayDataset):
                     "path", where, where, f"target {target!r} holds {bad_value!r}, not a number"
                 )
             targets = torch.tensor([[float(v)] for v in raw_targets], dtype=torch.float32)
+        elif classes is not None:
+            names = [str(c) for c in classes]
+            targets = torch.tensor(_known_labels(raw_targets, names, where), dtype=torch.long)
         else:
             labels = _integer_labels(raw_targets)
             if labels is None:
-                classes = sorted(set(raw_targets))
-                lookup = {name: i for i, name in enumerate(classes)}
+                names = sorted(set(raw_targets))
+                lookup = {name: i for i, name in enumerate(names)}
                 labels = [lookup[v] for v in raw_targets]
             else:
-                classes = [str(i) for i in range(max(labels) + 1)]
+                names = [str(i) for i in range(max(labels) + 1)]
             targets = torch.tensor(labels, dtype=torch.long)
         super().__init__(
-            data, targets, transform=transform, target_transform=target_transform, classes=classes
+            data, targets, transform=transform, target_transform=target_transform, classes=names
         )
         self.path = where
         self.columns = chosen
+
+
+def _known_labels(raw: list[str], classes: list[str], where: str) -> list[int]:
+    """Class indices of ``raw`` labels in the given ``classes`` (an error for any other)."""
+    lookup = {name: i for i, name in enumerate(classes)}
+    numbered = classes == [str(i) for i in range(len(classes))]
+    numbers = _integer_labels(raw) if numbered else None
+    labels: list[int] = []
+    for line, value in enumerate(raw, start=2):
+        index = lookup.get(value)
+        if index is None and numbers is not None and numbers[line - 2] < len(classes):
+            index = numbers[line - 2]  # "1.0" is class 1
+        if index is None:
+            shown = ", ".join(repr(c) for c in classes)
+            raise DataError(
+                f"classes: the label {value!r} (line {line} of {where}) is not one of the "
+                f"known classes [{shown}].{did_you_mean(value, classes)}",
+                path=where,
+                param="classes",
+            )
+        labels.append(index)
+    return labels
 
 
 def _is_float(value: str) -> bool:

@@ -7,6 +7,7 @@ seeding torch seeds them. Registered in :data:`pbgml.registry.transform`.
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from pbgml._errors import did_you_mean
+from pbgml._errors import PluginWarning, did_you_mean
 from pbgml.data._errors import DataError
 
 __all__ = [
@@ -41,6 +42,11 @@ NORMALIZE_PRESETS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "mnist": ((0.1307,), (0.3081,)),
 }
 _PADDING_MODES = ("constant", "reflect", "replicate", "circular")
+_CHANNELS = (1, 3, 4)  # grayscale, RGB, RGBA
+_TORCHVISION_BROKEN = (
+    "torchvision is installed but torchvision.transforms.v2 could not be imported, so no "
+    "tv_* transform is registered: {error}"
+)
 
 
 def _is_pil(obj: object) -> bool:
@@ -55,13 +61,29 @@ def _pil_to_tensor(pic: Any) -> torch.Tensor:
     return data.view(height, width, len(pic.getbands()))
 
 
-class ToTensor:
-    """Turn an image into a ``CHW`` float tensor, scaled to [0, 1] when it was uint8.
+def _is_chw(tensor: torch.Tensor) -> bool:
+    """Whether a 3-D torch tensor is ``CHW`` (else ``HWC``); see :class:`ToTensor`."""
+    first, last = tensor.shape[0] in _CHANNELS, tensor.shape[-1] in _CHANNELS
+    if first != last:
+        return first
+    return tensor.dtype != torch.uint8
 
-    Accepts a PIL image, or an ``HWC`` (or ``HW``) uint8 array or tensor, the layout
-    images are stored in; those become ``CHW`` and are divided by 255. A floating
-    tensor is taken as already ``CHW`` (a 2-D one gains a channel) and only cast
-    to float32.
+
+class ToTensor:
+    """Turn an image into a ``CHW`` float32 tensor, scaled to [0, 1] when it was uint8.
+
+    The layout rule:
+
+    * a PIL image or a numpy array is ``HWC`` (or ``HW``), the layout images are
+      stored in, and is permuted to ``CHW``;
+    * a 3-D torch tensor is ``CHW`` (left as it is) when its first dimension is 1,
+      3 or 4 and its last is not, e.g. ``(3, 32, 32)``; ``HWC`` (permuted) when its
+      last dimension is 1, 3 or 4 and its first is not, e.g. ``(32, 32, 3)``; when
+      the shape does not tell (``(3, 5, 3)``, ``(2, 8, 8)``), a uint8 tensor is
+      taken as ``HWC`` and a floating one as ``CHW``;
+    * a 2-D input (``HW``) gains a channel dimension.
+
+    uint8 values are divided by 255; other dtypes are only cast to float32.
 
     Examples
     --------
@@ -73,6 +95,8 @@ class ToTensor:
     (torch.Size([3, 32, 32]), torch.float32, 1.0)
     >>> ToTensor()(torch.zeros(28, 28, dtype=torch.uint8)).shape
     torch.Size([1, 28, 28])
+    >>> ToTensor()(torch.zeros(3, 32, 32, dtype=torch.uint8)).shape  # already CHW
+    torch.Size([3, 32, 32])
     """
 
     def __call__(self, pic: Any) -> torch.Tensor:
@@ -85,15 +109,19 @@ class ToTensor:
             tensor, from_array = torch.as_tensor(pic), True
         else:
             raise DataError(
-                f"to_tensor expects a PIL image, an array or a tensor, got {type(pic).__name__}"
+                f"to_tensor: pic must be a PIL image, an array or a tensor, got "
+                f"{type(pic).__name__}",
+                param="pic",
             )
         if tensor.ndim == 2:
             tensor = tensor.unsqueeze(0)
-        elif tensor.ndim == 3 and (from_array or tensor.dtype == torch.uint8):
+        elif tensor.ndim == 3 and (from_array or not _is_chw(tensor)):
             tensor = tensor.permute(2, 0, 1)
         elif tensor.ndim != 3:
             raise DataError(
-                f"to_tensor expects a 2-D or 3-D image, got shape {tuple(tensor.shape)}"
+                f"to_tensor: pic must be a 2-D (HW) or 3-D (HWC or CHW) image, got shape "
+                f"{tuple(tensor.shape)}",
+                param="pic",
             )
         if tensor.dtype == torch.uint8:
             return tensor.contiguous().to(torch.float32).div_(255)
@@ -105,6 +133,9 @@ class ToTensor:
 
 class Normalize:
     """Subtract a per-channel mean and divide by a per-channel std (``CHW`` tensors).
+
+    Expects float tensors in [0, 1], as :class:`ToTensor` makes them: an integer
+    (uint8) tensor raises :class:`~pbgml.data.DataError` (put ``to_tensor`` first).
 
     Parameters
     ----------
@@ -166,11 +197,20 @@ class Normalize:
             raise DataError(f"normalize: std={self.std!r} must be positive", param="std")
 
     def _stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            got = f"a {x.dtype} tensor" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise DataError(
+                f"normalize expects float tensors in [0, 1]; put to_tensor before it (got {got})"
+            )
         channels = x.shape[-3] if x.ndim >= 3 else None
         if len(self.mean) > 1 and channels != len(self.mean):
             raise DataError(
-                f"normalize has {len(self.mean)} channel values but got a tensor of shape "
-                f"{tuple(x.shape)} (expected (..., {len(self.mean)}, H, W); apply to_tensor first)"
+                f"normalize: mean={self.mean!r} and std={self.std!r} hold {len(self.mean)} "
+                f"channel values, but the tensor of shape {tuple(x.shape)} has "
+                f"{'no channel dimension' if channels is None else f'{channels} channels'} "
+                f"(expected (..., {len(self.mean)}, H, W): put to_tensor first, or give one "
+                "mean/std value per channel)",
+                param="mean",
             )
         mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device)
         std = torch.tensor(self.std, dtype=x.dtype, device=x.device)
@@ -257,6 +297,7 @@ class RandomCrop:
         self.padding_mode = padding_mode
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        shape = tuple(x.shape)
         if self.padding:
             pad = (self.padding,) * 4
             if self.padding_mode == "constant":
@@ -271,8 +312,10 @@ class RandomCrop:
         th, tw = self.size
         if height < th or width < tw:
             raise DataError(
-                f"random_crop: size={self.size!r} is larger than the (padded) image "
-                f"{height}x{width}"
+                f"random_crop: size={self.size!r} is larger than the image, {height}x{width} "
+                f"after padding={self.padding} (input shape {shape}, expected CHW): "
+                "lower size or raise padding",
+                param="size",
             )
         top = int(torch.randint(0, height - th + 1, ()).item())
         left = int(torch.randint(0, width - tw + 1, ()).item())
@@ -380,14 +423,24 @@ def as_transform(spec: Transform | str | Sequence[Transform | str] | None) -> Tr
 def register_torchvision(reg: Any, module: ModuleType | None = None) -> list[str]:
     """Register the ``torchvision.transforms.v2`` classes as ``tv_<snake_name>``.
 
-    Does nothing (and returns ``[]``) when torchvision is not installed.
+    Does nothing (and returns ``[]``) when torchvision is not installed; when it is
+    installed but broken (built for another torch, say), warns with a
+    :class:`~pbgml.PluginWarning` naming the error and registers nothing, so
+    ``pbgml.data`` still imports.
     """
     from pbgml._catalog import snake_case
 
     if module is None:
-        if importlib.util.find_spec("torchvision") is None:
+        try:
+            if importlib.util.find_spec("torchvision") is None:
+                return []
+            module = importlib.import_module("torchvision.transforms.v2")
+        except Exception as err:  # a torchvision built for another torch fails to import
+            warnings.warn(
+                PluginWarning(_TORCHVISION_BROKEN.format(error=f"{type(err).__name__}: {err}")),
+                stacklevel=2,
+            )
             return []
-        module = importlib.import_module("torchvision.transforms.v2")
     base = getattr(module, "Transform", None)
     added: list[str] = []
     for attr, obj in sorted(vars(module).items()):

@@ -20,8 +20,6 @@ tensor(0.5000)
 
 from __future__ import annotations
 
-import importlib.util
-
 from pbgml import registry
 from pbgml.metrics._base import Metric, MetricError
 from pbgml.metrics._classification import (
@@ -37,6 +35,7 @@ from pbgml.metrics._regression import MeanAbsoluteError, MeanSquaredError
 from pbgml.metrics._torchmetrics import (
     TORCHMETRICS_CLASSES,
     MissingExtraError,
+    _register_if_installed,
     register_torchmetrics,
 )
 
@@ -66,5 +65,4 @@ registry.metric.register(ConfusionMatrix, name="confusion_matrix", aliases=["Con
 registry.metric.register(MeanSquaredError, name="mse", aliases=["MeanSquaredError"])
 registry.metric.register(MeanAbsoluteError, name="mae", aliases=["MeanAbsoluteError"])
 
-if importlib.util.find_spec("torchmetrics") is not None:  # pragma: no cover - not installed here
-    register_torchmetrics(registry.metric)
+_register_if_installed(registry.metric)

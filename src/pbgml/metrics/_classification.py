@@ -275,7 +275,9 @@ class _AveragedScore(_Confusion):
         if self.average == "weighted":
             support = (tp + fn).float()
             return (scores * support).sum() / support.sum().clamp(min=1)
-        return scores.mean()
+        # as scikit-learn without ``labels``: a class neither predicted nor seen is left out
+        present = (tp + fp + fn) > 0
+        return (scores * present).sum() / present.sum().clamp(min=1)
 
     def extra_repr(self) -> str:
         return f"num_classes={self.num_classes}, average={self.average!r}"
@@ -289,9 +291,12 @@ class Precision(_AveragedScore):
     num_classes
         The number of classes.
     average
-        ``"macro"`` (the mean over classes), ``"micro"`` (over all samples),
-        ``"weighted"`` (by class support) or ``"none"`` (one value per class). A
-        class never predicted scores 0, as scikit-learn's ``zero_division=0``.
+        ``"macro"`` (the mean over the classes that were predicted or seen in the
+        target at least once, as scikit-learn's default: a class absent from both
+        is left out, not counted as 0), ``"micro"`` (over all samples),
+        ``"weighted"`` (by class support) or ``"none"`` (one value per class, 0
+        for the absent ones). A class never predicted scores 0, as
+        scikit-learn's ``zero_division=0``. With no sample at all the score is 0.
 
     Examples
     --------

@@ -74,14 +74,16 @@ def register_torchmetrics(reg: Registry[Any] | None = None) -> list[str]:
 
     Examples
     --------
-    >>> import importlib.util
+    >>> from pbgml import Registry
     >>> from pbgml.metrics import MissingExtraError, register_torchmetrics
+    >>> metrics = Registry("metric")
     >>> try:
-    ...     names = register_torchmetrics()
-    ... except MissingExtraError as err:  # torchmetrics is not installed here
+    ...     names = register_torchmetrics(metrics)
+    ... except MissingExtraError as err:  # torchmetrics is not installed
     ...     names = []
-    ...     print(err)
-    Registering torchmetrics' metrics requires torchmetrics: pip install pbgml[torchmetrics]
+    ...     assert str(err).endswith("pip install pbgml[torchmetrics]")
+    >>> names == metrics.names("torchmetrics_*")
+    True
     """
     if importlib.util.find_spec("torchmetrics") is None:
         raise MissingExtraError(_MISSING)
@@ -99,3 +101,10 @@ def register_torchmetrics(reg: Registry[Any] | None = None) -> list[str]:
         reg.register(cls, name=name)
         names.append(name)
     return names
+
+
+def _register_if_installed(reg: Registry[Any]) -> list[str]:
+    """What :mod:`pbgml.metrics` runs on import: register torchmetrics' metrics if installed."""
+    if importlib.util.find_spec("torchmetrics") is None:
+        return []
+    return register_torchmetrics(reg)

@@ -1,19 +1,15 @@
-"""pbgml's layers: activations by name, MLP, ConvBlock, ResidualBlock, Sequential, pooling."""
+"""pbgml's layers: MLP, ConvBlock, ResidualBlock, Sequential, pooling."""
 
 from __future__ import annotations
 
-import copy
-import inspect
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import TypeAlias
 
 import torch
 from torch import nn
 
 from pbgml import registry
-from pbgml._catalog import public_path, snake_case
-from pbgml._errors import UnknownNameError, closest
+from pbgml.nn._activations import ActivationLike, _fresh_activation
 from pbgml.nn._checks import choice, positive_int, positive_ints, probability
 from pbgml.nn._errors import InvalidArgumentError, ShapeMismatchError
 
@@ -23,23 +19,10 @@ __all__ = [
     "MLP",
     "ResidualBlock",
     "Sequential",
-    "get_activation",
 ]
-
-#: What an ``activation`` argument accepts: a registry name, a module, a module class or None.
-ActivationLike: TypeAlias = str | nn.Module | type[nn.Module] | None
 
 _NORMS = ("batch", "layer")
 
-_UNKNOWN_ACTIVATION = "Unknown {key}={name!r}.{hint} Activations: {choices}."
-_ACTIVATION_NEEDS_ARGS = (
-    "{key}={name!r} is the layer {path}, which cannot be built without arguments ({error}); "
-    "an activation must be. Pass a built module instead, e.g. torch.nn.LeakyReLU(0.2)."
-)
-_NOT_AN_ACTIVATION = (
-    "{key}={value!r} is not an activation; expected a name such as 'relu', "
-    "a torch.nn.Module, a torch.nn.Module class or None."
-)
 _NOT_A_MODULE = (
     "Sequential: layers[{index}] is {kind}, not a torch.nn.Module. Build each layer first "
     "(pbgml.instantiate builds the elements of a layer list for you)."
@@ -48,105 +31,6 @@ _POOL_NEEDS_SPATIAL = (
     "GlobalAvgPool expects a (batch, channels, *spatial) tensor, got shape {shape}: "
     "there is nothing to pool over."
 )
-
-
-def _activation_choices() -> list[str]:
-    """Registered layers from torch's activation module that build without arguments."""
-    from torch.nn.modules import activation as module
-
-    names = ["identity"]
-    for attr, cls in vars(module).items():
-        if not isinstance(cls, type) or not issubclass(cls, nn.Module) or attr.startswith("_"):
-            continue
-        if cls.__module__ != module.__name__ or not _builds_without_arguments(cls):
-            continue
-        name = snake_case(attr)
-        if name in registry.layer:
-            names.append(name)
-    return sorted(set(names))
-
-
-def _builds_without_arguments(target: object) -> bool:
-    try:
-        params = inspect.signature(target).parameters.values()  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-    required = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return all(p.default is not p.empty for p in params if p.kind in required)
-
-
-def get_activation(activation: ActivationLike, *, key: str = "activation") -> nn.Module:
-    """Return an activation module from a registry name, a module, a class or ``None``.
-
-    Names are looked up in :data:`pbgml.registry.layer` (``"relu"``, ``"gelu"``,
-    ``"leaky_relu"``, ``"silu"``, ``"tanh"``, ``"identity"``, or the class names
-    ``"ReLU"``, ``"GELU"``...), so an activation registered by the user works too.
-    ``None`` means no activation (:class:`torch.nn.Identity`). A module is returned as
-    it is; a module class is built without arguments.
-
-    Parameters
-    ----------
-    activation
-        The name, module, class or ``None``.
-    key
-        The argument's name, used in error messages (``"activation"``).
-
-    Returns
-    -------
-    torch.nn.Module
-        A new module for a name or a class; the given one for a module.
-
-    Raises
-    ------
-    pbgml.UnknownNameError
-        The name is not registered; the message lists the activations and the closest.
-    InvalidArgumentError
-        The name is a layer that needs arguments, or the value is of the wrong type.
-
-    Examples
-    --------
-    >>> from pbgml.nn import get_activation
-    >>> get_activation("gelu"), get_activation("LeakyReLU"), get_activation(None)
-    (GELU(approximate='none'), LeakyReLU(negative_slope=0.01), Identity())
-    >>> try:
-    ...     get_activation("rellu")
-    ... except KeyError as err:
-    ...     print(str(err).split(" Activations")[0])
-    Unknown activation='rellu'. Did you mean 'relu'?
-    """
-    if activation is None:
-        return nn.Identity()
-    if isinstance(activation, nn.Module):
-        return activation
-    if isinstance(activation, type) and issubclass(activation, nn.Module):
-        return activation()
-    if not isinstance(activation, str):
-        raise InvalidArgumentError(_NOT_AN_ACTIVATION.format(key=key, value=activation))
-    if activation not in registry.layer:
-        choices = _activation_choices()
-        hits = closest(activation, choices)
-        hint = f" Did you mean {hits[0]!r}?" if hits else ""
-        listed = ", ".join(repr(c) for c in choices)
-        message = _UNKNOWN_ACTIVATION.format(key=key, name=activation, hint=hint, choices=listed)
-        raise UnknownNameError(
-            message, name=activation, group="activation", suggestion=hits[0] if hits else None
-        )
-    target = registry.layer.get(activation)
-    try:
-        return target()
-    except TypeError as err:
-        raise InvalidArgumentError(
-            _ACTIVATION_NEEDS_ARGS.format(
-                key=key, name=activation, path=public_path(target), error=err
-            )
-        ) from err
-
-
-def _fresh_activation(activation: ActivationLike, *, key: str = "activation") -> nn.Module:
-    """A new activation per use, so a module given once is not shared between layers."""
-    if isinstance(activation, nn.Module):
-        return copy.deepcopy(activation)
-    return get_activation(activation, key=key)
 
 
 def _norm_1d(norm: str | None, features: int) -> nn.Module | None:

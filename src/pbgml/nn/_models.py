@@ -13,9 +13,10 @@ from torch import nn
 
 from pbgml import registry
 from pbgml._errors import PluginWarning
+from pbgml.nn._activations import ActivationLike
 from pbgml.nn._checks import choice, non_negative_int, positive_int, positive_ints, probability
 from pbgml.nn._errors import InvalidArgumentError, ShapeMismatchError
-from pbgml.nn._layers import ActivationLike, ConvBlock, GlobalAvgPool, ResidualBlock
+from pbgml.nn._layers import ConvBlock, GlobalAvgPool, ResidualBlock
 
 if TYPE_CHECKING:
     from pbgml._registry import Registry

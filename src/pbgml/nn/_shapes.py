@@ -47,21 +47,69 @@ def _field(config: object, name: str) -> Any:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _flattens(module: nn.Module, config: object) -> bool | None:
+    """Whether the model flattens each sample first; None when neither config nor module says.
+
+    Read from the config's ``flatten`` field, else the module's ``flatten`` attribute (a
+    bool, or an :class:`~torch.nn.Flatten` / :class:`~torch.nn.Identity` as in
+    :class:`~pbgml.nn.MLP`), else whether the module's first leaf is a Flatten.
+    """
+    for source in (config, module):
+        if source is None:
+            continue
+        try:
+            value = (
+                source.get("flatten")
+                if isinstance(source, Mapping)
+                else getattr(source, "flatten", None)
+            )
+        except Exception:  # a MISSING value in a DictConfig raises on access
+            value = None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, nn.Flatten):
+            return True
+        if isinstance(value, nn.Identity):
+            return False
+    first = next((m for m in module.modules() if not list(m.children())), None)
+    return True if isinstance(first, nn.Flatten) else None
+
+
+def _in_features_problem(
+    in_features: int, shape: tuple[int, ...], flatten: bool | None, model_key: str, seen: str
+) -> str | None:
+    """The in_features line: flattened models need every value, others the last dimension."""
+    numel = math.prod(shape)
+    last = shape[-1] if shape else 1
+    accepted = {True: (numel,), False: (last,), None: (numel, last)}[flatten]
+    if in_features in accepted:
+        return None
+    if flatten is False:
+        what, wanted = f"{last} features in the last dimension", last
+    else:
+        what, wanted = f"{numel} values once flattened", numel
+    detail = f" ({what})" if len(shape) > 1 else ""
+    key = f"{model_key}.in_features"
+    return f"{key}={in_features} but {seen}{detail}; set {key}={wanted}"
+
+
 def _problems(
-    values: dict[str, int], shape: tuple[int, ...], model_key: str, data_key: str
+    values: dict[str, int],
+    shape: tuple[int, ...],
+    model_key: str,
+    data_key: str,
+    *,
+    flatten: bool | None = None,
 ) -> list[str]:
     """One line per input field that disagrees with the samples' shape, with the fix."""
     found: list[str] = []
     dims = _dims(shape)
     seen = f"{data_key} yields samples of shape {dims}"
-    numel = math.prod(shape)
     in_features = values.get("in_features")
-    if in_features is not None and in_features not in (numel, shape[-1]):
-        flat = f" ({numel} values once flattened)" if len(shape) > 1 else ""
-        found.append(
-            f"{model_key}.in_features={in_features} but {seen}{flat}; "
-            f"set {model_key}.in_features={numel}"
-        )
+    if in_features is not None:
+        line = _in_features_problem(in_features, shape, flatten, model_key, seen)
+        if line is not None:
+            found.append(line)
     in_channels = values.get("in_channels")
     if in_channels is not None and len(shape) >= 2 and in_channels != shape[0]:
         plural = "s" if shape[0] != 1 else ""
@@ -106,7 +154,7 @@ def mismatch_error(
             value = _field(module, name)
         if value is not None:
             values[name] = value
-    found = _problems(values, shape, model_key, data_key)
+    found = _problems(values, shape, model_key, data_key, flatten=_flattens(module, config))
     text = "; ".join(found) or _NO_FIELD.format(
         model_key=model_key, model=type(module).__name__, data_key=data_key, shape=_dims(shape)
     )

@@ -7,7 +7,9 @@ groups by a :class:`ParamGroups` spec) and a scheduler config to a
 carrying the ``interval``, ``frequency`` and ``monitor`` the trainer steps it by).
 :func:`finalize_optimizer` and :func:`finalize_scheduler` are the registry's
 ``finalize`` hooks that make them. :class:`WarmupCosineLR` is registered as the
-scheduler ``warmup_cosine``.
+scheduler ``warmup_cosine``. Generated optimizer configs carry
+``param_groups: default``: the optimizer's own default groups (no weight decay on
+biases and norms for AdamW).
 
 Examples
 --------
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 from pbgml import registry
 from pbgml.optim._factories import (
+    DEFAULT_PARAM_GROUPS,
     INTERVALS,
     OptimizerFactory,
     ScheduledLR,
@@ -32,10 +35,16 @@ from pbgml.optim._factories import (
     finalize_optimizer,
     finalize_scheduler,
 )
-from pbgml.optim._param_groups import NO_DECAY_KINDS, OptimConfigError, ParamGroups
+from pbgml.optim._param_groups import (
+    NO_DECAY_KINDS,
+    OptimConfigError,
+    ParamGroups,
+    freeze_norm_stats,
+)
 from pbgml.optim._warmup import WarmupCosineLR
 
 __all__ = [
+    "DEFAULT_PARAM_GROUPS",
     "INTERVALS",
     "NO_DECAY_KINDS",
     "OptimConfigError",
@@ -46,6 +55,8 @@ __all__ = [
     "WarmupCosineLR",
     "finalize_optimizer",
     "finalize_scheduler",
+    "freeze_norm_stats",
 ]
+
 
 registry.scheduler.register(WarmupCosineLR, name="warmup_cosine", aliases=["WarmupCosineLR"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -16,6 +16,7 @@ from pbgml._errors import did_you_mean
 from pbgml.optim._param_groups import OptimConfigError, ParamGroups, group_dicts
 
 __all__ = [
+    "DEFAULT_PARAM_GROUPS",
     "INTERVALS",
     "OptimizerFactory",
     "ScheduledLR",
@@ -26,6 +27,12 @@ __all__ = [
 
 #: When a scheduler steps: after every epoch or after every optimizer step.
 INTERVALS = ("epoch", "step")
+
+#: The ``param_groups`` value (and the default) meaning "the optimizer's own default":
+#: no weight decay on biases and norms for AdamW, one group for the others.
+DEFAULT_PARAM_GROUPS = "default"
+
+_ADAMW_GROUPS = ParamGroups(no_decay=("bias", "norm"))
 
 _PLATEAU_NEEDS_MONITOR = (
     "scheduler.monitor: ReduceLROnPlateau steps on a metric: set scheduler.monitor, "
@@ -150,6 +157,11 @@ class OptimizerFactory:
 class ScheduledLR:
     """A built scheduler with when to step it; what :class:`SchedulerFactory` returns.
 
+    The training loop calls :meth:`step` once per ``interval`` unit (after every
+    epoch, or after every optimizer step); it steps the torch scheduler on every
+    ``frequency``-th call. The calls are counted in :attr:`calls`, which
+    :meth:`state_dict` saves, so a resumed run steps on the same calls.
+
     Attributes
     ----------
     scheduler
@@ -157,10 +169,12 @@ class ScheduledLR:
     interval
         ``"epoch"`` or ``"step"``: step it after every epoch or every optimizer step.
     frequency
-        Step it every ``frequency`` intervals.
+        Step the torch scheduler every ``frequency`` calls of :meth:`step`.
     monitor
         The logged metric a :class:`~torch.optim.lr_scheduler.ReduceLROnPlateau`
         steps on (``"val/loss"``).
+    calls
+        How many times :meth:`step` was called.
 
     Examples
     --------
@@ -173,15 +187,20 @@ class ScheduledLR:
     >>> plateau.interval, plateau.monitor
     ('epoch', 'val/loss')
     >>> plateau.step({"val/loss": 1.0})
+    >>> plateau.calls
+    1
     """
 
     scheduler: Any
     interval: str = "epoch"
     frequency: int = 1
     monitor: str | None = None
+    calls: int = field(default=0, init=False, compare=False)
 
     def step(self, metrics: Mapping[str, Any] | None = None) -> None:
-        """Step the scheduler, passing the monitored metric to ReduceLROnPlateau.
+        """Count a call; on every ``frequency``-th, step the scheduler.
+
+        ReduceLROnPlateau is passed the monitored metric.
 
         Parameters
         ----------
@@ -191,18 +210,30 @@ class ScheduledLR:
 
         Examples
         --------
-        >>> import torch
+        >>> import functools, torch
         >>> from pbgml.optim import SchedulerFactory
         >>> optimizer = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
-        >>> scheduled = SchedulerFactory(
+        >>> halve = functools.partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5)
+        >>> scheduled = SchedulerFactory(halve, frequency=2)(optimizer)
+        >>> rates = []
+        >>> for _ in range(4):
+        ...     optimizer.step()
+        ...     scheduled.step()
+        ...     rates.append(optimizer.param_groups[0]["lr"])
+        >>> rates
+        [1.0, 0.5, 0.5, 0.25]
+        >>> plateau = SchedulerFactory(
         ...     torch.optim.lr_scheduler.ReduceLROnPlateau, monitor="val/loss"
         ... )(optimizer)
         >>> try:
-        ...     scheduled.step({"val/los": 0.5})
+        ...     plateau.step({"val/los": 0.5})
         ... except ValueError as err:
         ...     print(err)
         scheduler.monitor: the metric 'val/loss' is not among the metrics logged so far ('val/los'). Did you mean 'val/los'?
         """
+        object.__setattr__(self, "calls", self.calls + 1)
+        if self.calls % self.frequency:
+            return
         if not isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step()
             return
@@ -218,6 +249,50 @@ class ScheduledLR:
             )
         value = metrics[str(self.monitor)]
         self.scheduler.step(float(value))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the scheduler's state and the count of calls, for a checkpoint.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from pbgml.optim import SchedulerFactory
+        >>> optimizer = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+        >>> scheduled = SchedulerFactory(torch.optim.lr_scheduler.ConstantLR)(optimizer)
+        >>> optimizer.step()
+        >>> scheduled.step()
+        >>> state = scheduled.state_dict()
+        >>> sorted(state), state["calls"]
+        (['calls', 'scheduler'], 1)
+        """
+        return {"scheduler": self.scheduler.state_dict(), "calls": self.calls}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned: the scheduler's state and the count.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from pbgml.optim import SchedulerFactory
+        >>> optimizer = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
+        >>> factory = SchedulerFactory(torch.optim.lr_scheduler.ConstantLR, frequency=3)
+        >>> scheduled = factory(optimizer)
+        >>> scheduled.step()
+        >>> resumed = factory(optimizer)
+        >>> resumed.load_state_dict(scheduled.state_dict())
+        >>> resumed.calls
+        1
+        """
+        missing = [k for k in ("scheduler", "calls") if k not in state]
+        calls = state.get("calls")
+        if missing or isinstance(calls, bool) or not isinstance(calls, int) or calls < 0:
+            raise OptimConfigError(
+                "ScheduledLR.load_state_dict: expected the mapping ScheduledLR.state_dict() "
+                f"returns, with 'scheduler' and 'calls' (an integer >= 0), got keys "
+                f"{sorted(state)!r}" + (f" and calls={calls!r}." if not missing else ".")
+            )
+        self.scheduler.load_state_dict(state["scheduler"])
+        object.__setattr__(self, "calls", calls)
 
 
 @dataclass(frozen=True)
@@ -304,28 +379,52 @@ class SchedulerFactory:
         )
 
 
+def _default_groups(built: Callable[..., Any]) -> ParamGroups | None:
+    func = _func(built)
+    if isinstance(func, type) and issubclass(func, torch.optim.AdamW):
+        return _ADAMW_GROUPS
+    return None
+
+
 def finalize_optimizer(
-    built: Callable[..., torch.optim.Optimizer], *, param_groups: object = None
+    built: Callable[..., torch.optim.Optimizer], *, param_groups: object = DEFAULT_PARAM_GROUPS
 ) -> OptimizerFactory:
     """Turn a built optimizer config into an :class:`OptimizerFactory`.
 
     :func:`pbgml.instantiate` calls it with the optimizer partial and the
-    config's ``param_groups`` (the registry's ``meta`` key), which may be a
-    :class:`ParamGroups`, a :class:`~pbgml.configs.ParamGroupsConf`, a mapping read
-    from YAML, or ``None`` (one group).
+    config's ``param_groups`` (the registry's ``meta`` key) when the config has
+    that key. It may be
+
+    * absent or ``"default"`` (:data:`DEFAULT_PARAM_GROUPS`): the optimizer's
+      default, which for :class:`torch.optim.AdamW` and its subclasses is no weight
+      decay on biases and normalization layers (``no_decay: [bias, norm]``), and
+      for every other optimizer one group;
+    * ``None`` (``param_groups: null`` in YAML): one plain group, the opt-out;
+    * a :class:`ParamGroups`, a :class:`~pbgml.configs.ParamGroupsConf` or a
+      mapping read from YAML.
 
     Examples
     --------
     >>> import functools, torch
     >>> from pbgml.optim import finalize_optimizer
-    >>> factory = finalize_optimizer(
-    ...     functools.partial(torch.optim.AdamW, lr=0.1), param_groups={"no_decay": ["bias"]}
-    ... )
-    >>> factory.spec.no_decay
+    >>> adamw = functools.partial(torch.optim.AdamW, lr=0.1)
+    >>> finalize_optimizer(adamw, param_groups={"no_decay": ["bias"]}).spec.no_decay
     ('bias',)
+    >>> finalize_optimizer(adamw).spec.no_decay
+    ('bias', 'norm')
+    >>> finalize_optimizer(adamw, param_groups=None).spec is None
+    True
     >>> finalize_optimizer(torch.optim.SGD).spec is None
     True
     """
+    if isinstance(param_groups, str):
+        if param_groups == DEFAULT_PARAM_GROUPS:
+            return OptimizerFactory(built, _default_groups(built))
+        raise OptimConfigError(
+            f"optimizer.param_groups: expected {DEFAULT_PARAM_GROUPS!r}, null (one group) or "
+            f"a mapping with keys no_decay, lr_mult, freeze, got {param_groups!r}."
+            + did_you_mean(param_groups, [DEFAULT_PARAM_GROUPS])
+        )
     if param_groups is None:
         return OptimizerFactory(built, None)
     return OptimizerFactory(built, ParamGroups.coerce(param_groups))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,7 @@ from torch import nn
 
 from pbgml._errors import PbgmlError, closest, did_you_mean
 
-__all__ = ["NO_DECAY_KINDS", "OptimConfigError", "ParamGroups"]
+__all__ = ["NO_DECAY_KINDS", "OptimConfigError", "ParamGroups", "freeze_norm_stats"]
 
 #: The words of ``no_decay`` that name a kind of parameter rather than a name pattern.
 NO_DECAY_KINDS = ("bias", "norm", "embedding")
@@ -109,7 +110,11 @@ class ParamGroups:
         the optimizer's learning rate.
     freeze
         Patterns of parameters to freeze: they get ``requires_grad=False`` and are
-        left out of the optimizer.
+        left out of the optimizer. Freezing stops gradients only: a frozen
+        BatchNorm in a model in training mode still updates its running mean and
+        variance (buffers, not parameters), and still normalizes with the batch's
+        statistics. Call :func:`freeze_norm_stats` on the frozen part to keep
+        its normalization layers in evaluation mode as well.
 
     Examples
     --------
@@ -306,3 +311,52 @@ def group_dicts(
             f"total: {sum(1 for _ in model.parameters())})."
         )
     return out, found.frozen
+
+
+_FROZEN_STATS: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+
+
+def _stay_in_eval_mode(module: nn.Module, args: object) -> None:
+    """Forward pre-hook: ``model.train()`` does not bring a frozen norm layer back."""
+    module.train(False)
+
+
+def freeze_norm_stats(module: nn.Module) -> list[str]:
+    """Keep the normalization layers of ``module`` in evaluation mode; return their names.
+
+    Freezing parameters (``param_groups.freeze``) stops their gradients only: a
+    BatchNorm (or InstanceNorm with ``track_running_stats``) of a model in
+    training mode still updates its running statistics and normalizes with the
+    batch's. This puts every such layer of ``module`` in evaluation mode now and
+    before each of its forward passes (a forward pre-hook, so ``model.train()``
+    at the start of an epoch does not undo it): it normalizes with its running
+    statistics and never updates them. The usual recipe when fine-tuning a
+    pretrained backbone with a frozen BatchNorm. Calling it twice is harmless.
+
+    Parameters
+    ----------
+    module
+        The part of the model whose norm layers are frozen (``model.backbone``),
+        or the whole model.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from pbgml.optim import freeze_norm_stats
+    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4))
+    >>> freeze_norm_stats(model)
+    ['1']
+    >>> _ = model.train()(torch.randn(8, 2))
+    >>> model[1].training, model[1].running_mean.abs().sum().item()
+    (False, 0.0)
+    """
+    names: list[str] = []
+    for name, layer in module.named_modules():
+        if not isinstance(layer, nn.modules.batchnorm._NormBase):
+            continue
+        names.append(name)
+        layer.train(False)
+        if layer not in _FROZEN_STATS:
+            layer.register_forward_pre_hook(_stay_in_eval_mode)
+            _FROZEN_STATS.add(layer)
+    return names
