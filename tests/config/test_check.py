@@ -224,3 +224,22 @@ def test_check_of_every_registered_config() -> None:
                 assert {e.key for e in issues} == {f"{group}.{k}" for k in missing}, name
             elif not missing:
                 pbgml.check(node, key=group)
+
+
+def test_design_example_checks_and_builds() -> None:
+    from pbgml.configs import DigitsDataConf, ExperimentConf, MLPConf, TrainerConf
+
+    cfg = ExperimentConf(
+        model=MLPConf(in_features=64, hidden=(128, 128), out_features=10),
+        optimizer=AdamWConf(lr=3e-3),
+        data=DigitsDataConf(batch_size=64),
+        trainer=TrainerConf(max_epochs=20),
+    )
+    pbgml.check(cfg)
+    built = pbgml.instantiate(cfg)
+    model = built["model"]
+    optimizer = built["optimizer"](model)
+    names = {g["name"]: g["weight_decay"] for g in optimizer.param_groups}
+    assert names == {"default": 0.01, "default/no_decay": 0.0}
+    assert built["data"].sample_shape == (64,)
+    assert model(torch.zeros(2, 64)).shape == (2, 10)

@@ -78,3 +78,21 @@ assert_type(sq(2.0), float)
 sq("two")  # type: ignore[arg-type]
 pbgml.registry.metric.register(3, name="three")  # type: ignore[call-overload]
 pbgml.registry.loss.register("x", aliases=[1])  # type: ignore[list-item]
+
+# -- component configs ------------------------------------------------------------------
+from pbgml.configs import DigitsDataConf, LeNetConf, MLPConf, WarmupCosineLRConf  # noqa: E402
+
+assert_type(MLPConf(in_features=64, out_features=10).hidden, tuple[int, ...])
+MLPConf(in_features="64", out_features=10)  # type: ignore[arg-type]
+MLPConf(out_features=10)  # type: ignore[call-arg]
+LeNetConf(num_classes=10.5)  # type: ignore[arg-type]
+DigitsDataConf(batch_size="64")  # type: ignore[arg-type]
+WarmupCosineLRConf(warmup_steps=10)  # type: ignore[call-arg]
+
+design_example = ExperimentConf(
+    model=MLPConf(in_features=64, hidden=(128, 128), out_features=10),
+    optimizer=AdamWConf(lr=3e-3),
+    data=DigitsDataConf(batch_size=64),
+    trainer=TrainerConf(max_epochs=20),
+)
+ExperimentConf(model=DigitsDataConf(), data=DigitsDataConf())  # type: ignore[arg-type]
