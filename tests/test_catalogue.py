@@ -112,7 +112,10 @@ def _cfg(group: str, name: str, **values: Any) -> Any:
     node = OmegaConf.structured(registry.groups()[group].config(name))
     for key, value in values.items():
         node[key] = value
-    return node
+    text = pbgml.to_yaml(node)  # the filled config round-trips, and is built from YAML
+    again = pbgml.load_yaml(text)
+    assert again == node
+    return again
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))

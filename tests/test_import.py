@@ -46,3 +46,13 @@ def test_lazy_attributes() -> None:
     assert "configs" in dir(pbgml)
     with pytest.raises(AttributeError, match="nope"):
         pbgml.nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_components_are_plain_pytorch_without_hydra() -> None:
+    result = _probe(
+        "import sys, json\n"
+        "import pbgml.nn, pbgml.losses, pbgml.optim, pbgml.metrics, pbgml.data\n"
+        "heavy = sorted(m for m in ('hydra', 'omegaconf', 'hydra_zen') if m in sys.modules)\n"
+        "print(json.dumps({'heavy': heavy}))"
+    )
+    assert result == {"heavy": []}

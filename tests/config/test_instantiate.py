@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,26 +32,72 @@ def _refused(cfg: Any, key: str, **kw: Any) -> pbgml.ConfigIssue:
     return issues[0]
 
 
-@pytest.mark.parametrize(
-    "target",
-    [
-        "os.system",
-        "posix.system",
-        "logging.os.system",
-        "subprocess.Popen",
-        "subprocess.run",
-        "builtins.eval",
-        "builtins.exec",
-        "importlib.import_module",
-        "shutil.rmtree",
-    ],
-)
+def _payload(target: str, marker: Path) -> list[Any]:
+    """Arguments with which ``target`` really creates ``marker`` (proved by the control test)."""
+    if target in ("os.system", "posix.system", "logging.os.system"):
+        return [f"touch {marker}"]
+    if target in ("subprocess.Popen", "subprocess.run", "subprocess.check_call"):
+        return [["touch", str(marker)]]
+    if target in ("builtins.eval", "builtins.exec"):
+        return [f"open({str(marker)!r}, 'w').close()"]
+    if target == "importlib.import_module":
+        return ["pbgml_marker_module"]
+    if target == "shutil.copyfile":
+        return [__file__, str(marker)]
+    raise AssertionError(target)
+
+
+DANGEROUS = [
+    "os.system",
+    "posix.system",
+    "logging.os.system",
+    "subprocess.Popen",
+    "subprocess.run",
+    "subprocess.check_call",
+    "builtins.eval",
+    "builtins.exec",
+    "importlib.import_module",
+    "shutil.copyfile",
+]
+
+
+@pytest.fixture
+def marker_module(marker: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A module whose import creates the marker (the payload of import_module)."""
+    (tmp_path / "pbgml_marker_module.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('x')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    sys.modules.pop("pbgml_marker_module", None)
+
+
+@pytest.mark.parametrize("target", DANGEROUS)
+@pytest.mark.usefixtures("marker_module")
+def test_payloads_work_when_called_directly(target: str, marker: Path) -> None:
+    """Control: each payload does create the marker, so the refusals below prove something."""
+    import importlib
+    import logging  # noqa: F401
+
+    module, _, name = target.rpartition(".")
+    func: Any = importlib.import_module(module.split(".")[0])
+    for part in [*module.split(".")[1:], name]:
+        func = getattr(func, part)
+    result = func(*_payload(target, marker))
+    if hasattr(result, "wait"):  # Popen runs in the background
+        result.wait()
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("target", DANGEROUS)
+@pytest.mark.usefixtures("marker_module")
 def test_dangerous_targets_are_refused(target: str, marker: Path) -> None:
     import logging  # noqa: F401 - so that logging.os resolves through an imported module
 
-    cfg = {"_target_": target, "_args_": [f"touch {marker}"]}
-    issue = _refused(cfg, "_target_")
+    cfg = {"model": {"_target_": target, "_args_": _payload(target, marker)}}
+    issue = _refused(cfg, "model._target_")
     assert not marker.exists()
+    assert "pbgml_marker_module" not in sys.modules
     assert "not allowed" in issue.message
 
 
@@ -260,3 +307,53 @@ def test_constructor_error_names_the_argument_key(tmp_path: Path) -> None:
         pbgml.instantiate(cfg)
     assert str(tmp_path / "nowhere") in str(info.value)
     assert any("the argument is set at data.root" in n for n in info.value.__notes__)
+
+
+def test_hand_written_yaml_and_python_build_equal_pipelines(tmp_path: Path) -> None:
+    from pbgml.configs import (
+        CrossEntropyLossConf,
+        MLPConf,
+        SGDConf,
+        StepLRConf,
+        SyntheticClassificationDataConf,
+    )
+
+    python_cfg = {
+        "model": MLPConf(in_features=5, hidden=(8,), out_features=3, dropout=0.1),
+        "loss": CrossEntropyLossConf(weight=[1.0, 2.0, 1.0]),
+        "optimizer": SGDConf(lr=0.1, momentum=0.9),
+        "scheduler": StepLRConf(step_size=2, gamma=0.5),
+        "data": SyntheticClassificationDataConf(num_samples=30, num_features=5, num_classes=3),
+    }
+    path = tmp_path / "hand.yaml"
+    path.write_text(
+        "model:\n"
+        "  _target_: mlp\n"
+        "  in_features: 5\n"
+        "  hidden: [8]\n"
+        "  out_features: 3\n"
+        "  dropout: 0.1\n"
+        "loss: {_target_: cross_entropy, weight: [1.0, 2.0, 1.0]}\n"
+        "optimizer: {_target_: sgd, _partial_: true, lr: 0.1, momentum: 0.9}\n"
+        "scheduler: {_target_: step_lr, _partial_: true, step_size: 2, gamma: 0.5}\n"
+        "data: {_target_: synthetic_classification, num_samples: 30, num_features: 5,"
+        " num_classes: 3}\n"
+    )
+    torch.manual_seed(0)
+    a = pbgml.instantiate(python_cfg)
+    torch.manual_seed(0)
+    b = pbgml.instantiate(path)
+    assert repr(a["model"]) == repr(b["model"])
+    for pa, pb in zip(
+        a["model"].state_dict().values(), b["model"].state_dict().values(), strict=True
+    ):
+        assert torch.equal(pa, pb)
+    assert torch.equal(a["loss"].weight, b["loss"].weight)
+    oa, ob = a["optimizer"](a["model"]), b["optimizer"](b["model"])
+    assert oa.defaults == ob.defaults
+    sa, sb = a["scheduler"](oa), b["scheduler"](ob)
+    assert (sa.interval, sa.scheduler.step_size) == (sb.interval, sb.scheduler.step_size)
+    xa, ya = next(iter(a["data"].test_dataloader()))
+    xb, yb = next(iter(b["data"].test_dataloader()))
+    assert torch.equal(xa, xb)
+    assert torch.equal(ya, yb)

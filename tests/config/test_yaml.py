@@ -85,3 +85,19 @@ def test_experiment_round_trips() -> None:
     text = pbgml.to_yaml(cfg)
     assert pbgml.load_yaml(text) == OmegaConf.create(text)
     assert pbgml.load_yaml(text).optimizer.lr == 0.3
+
+
+def test_schema_load_retargets_to_the_chosen_components_typed_config() -> None:
+    text = (
+        "model: {_target_: pbgml.nn.MLP, in_features: 3, out_features: 2}\n"
+        "data: {_target_: digits}\n"
+        "optimizer: {_target_: torch.optim.SGD, _partial_: true, lr: 0.1, momentum: 0.9}\n"
+    )
+    cfg = pbgml.load_yaml(text, schema=ExperimentConf)
+    assert cfg.optimizer.momentum == 0.9  # SGD's key, where the schema's default is AdamW
+    assert cfg.optimizer.nesterov is False  # SGDConf's defaults filled in
+    assert "betas" not in cfg.optimizer
+    with pytest.raises(ConfigError) as info:
+        pbgml.load_yaml(text.replace("momentum: 0.9", "momentum: fast"), schema=ExperimentConf)
+    assert info.value.errors[0].key == "optimizer.momentum"
+    assert info.value.errors[0].line == 3

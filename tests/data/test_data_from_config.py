@@ -73,3 +73,56 @@ def test_file_data_builds_from_config(
     x, y = next(iter(built.train_dataloader()))
     assert x.shape[0] == y.shape[0] > 0
     assert x.dtype == torch.float32
+
+
+def test_image_folder_of_png_files_from_config(tmp_path: Path) -> None:
+    from PIL import Image
+
+    root = tmp_path / "pngs"
+    for label, cls in enumerate(("cat", "dog")):
+        (root / cls).mkdir(parents=True)
+        for i in range(3):
+            pixels = np.full((8, 8, 3), 40 * i + label, dtype=np.uint8)
+            Image.fromarray(pixels).save(root / cls / f"{i}.png")
+    cfg = {
+        "_target_": "image_folder",
+        "root": str(root),
+        "val_split": 2,
+        "batch_size": 2,
+        "train_transforms": [
+            {"_target_": "to_tensor"},
+            {"_target_": "normalize", "preset": "half"},
+        ],
+    }
+    data = pbgml.instantiate(cfg, key="data")
+    data.setup()
+    assert data.classes == ["cat", "dog"]
+    assert data.sample_shape == (3, 8, 8)
+    x, _ = next(iter(data.train_dataloader()))
+    assert x.shape == (2, 3, 8, 8)
+    assert x.dtype == torch.float32
+    assert float(x.min()) >= -1.0
+    assert float(x.max()) <= 1.0
+    dataset = registry.data.build("image_folder_dataset", root=str(root))
+    image, label = dataset[4]  # sorted: cat 0..2, dog 0..2 -> dog/1.png
+    assert label == 1
+    assert np.asarray(image)[0, 0, 0] == 41  # the PNG's pixel, read back exactly
+
+
+def test_pin_memory_defaults_on_when_cuda_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = {"_target_": "synthetic_classification", "num_samples": 20, "num_features": 3}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pbgml.instantiate(cfg, key="data").pin_memory is True
+    assert pbgml.instantiate({**cfg, "pin_memory": False}, key="data").pin_memory is False
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pbgml.instantiate(cfg, key="data").pin_memory is False
+
+
+def test_malformed_file_error_names_the_config_key(tmp_path: Path, write_mnist: Any) -> None:
+    raw = write_mnist("MNIST/raw", gz=False)
+    images = raw / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:100])  # truncated
+    with pytest.raises(pbgml.PbgmlError) as info:
+        pbgml.instantiate({"data": {"_target_": "mnist", "root": str(tmp_path)}})
+    assert str(images) in str(info.value)
+    assert any("data.root" in note for note in info.value.__notes__)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pbgml.config._check import check
 from pbgml.config._generate import config_from_signature
 from pbgml.config._instantiate import instantiate
+from pbgml.config._presets import presets
 from pbgml.config._store import PRIMARY_CONFIG, store_registries
 from pbgml.config._yaml import load_yaml, to_yaml
 
@@ -22,6 +23,7 @@ __all__ = [
     "config_from_signature",
     "instantiate",
     "load_yaml",
+    "presets",
     "store_registries",
     "to_yaml",
 ]

@@ -39,6 +39,29 @@ def to_yaml(cfg: Any) -> str:
     return text
 
 
+def _retarget(base: Any, plain: Any) -> None:
+    """Where the YAML picks another component than the schema's default (an SGD where
+    the schema has AdamW), swap in that component's typed config, or an untyped node
+    when it has none, so the YAML's keys merge onto the right fields."""
+    from omegaconf import DictConfig, OmegaConf
+
+    from pbgml.configs import typed_config_for
+
+    if not isinstance(plain, dict) or not isinstance(base, DictConfig):
+        return
+    for key, value in plain.items():
+        if not isinstance(value, dict) or key not in base:
+            continue
+        current = base._get_node(key)
+        target = value.get("_target_")
+        if isinstance(current, DictConfig) and not current._is_none() and not current._is_missing():
+            if target is not None and target != current.get("_target_"):
+                typed = typed_config_for(target) if isinstance(target, str) else None
+                base[key] = OmegaConf.structured(typed) if typed is not None else {}
+            else:
+                _retarget(current, value)
+
+
 @functools.cache
 def _dumper() -> Any:
     """OmegaConf's YAML dumper, made exact for strings with line breaks or controls.
@@ -110,7 +133,9 @@ def load_yaml(path_or_text: str | Path, *, schema: Any = None) -> Any:
     if schema is None:
         return node
     try:
-        return OmegaConf.merge(OmegaConf.structured(schema), node)
+        base = OmegaConf.structured(schema)
+        _retarget(base, tree.root)
+        return OmegaConf.merge(base, node)
     except OmegaConfBaseException as err:
         key = str(getattr(err, "full_key", "") or "")
         message = str(err).splitlines()[0]
