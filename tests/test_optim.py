@@ -621,8 +621,9 @@ def test_pbgml_instantiate_finalizes_optimizer_and_scheduler_configs() -> None:
     assert isinstance(scheduled.scheduler, WarmupCosineLR)
     assert scheduled.interval == "step"
     assert [g["lr"] for g in optimizer.param_groups] == [0.0, 0.0, 0.0, 0.0]
-    with pytest.raises(OptimConfigError, match=r"set scheduler\.monitor"):
-        pbgml.instantiate(ReduceLROnPlateauConf())
+    with pytest.raises(pbgml.ConfigError, match=r"set scheduler\.monitor") as info:
+        pbgml.instantiate(ReduceLROnPlateauConf(), key="scheduler")  # caught by the check
+    assert info.value.errors[0].key == "scheduler.monitor"
 
 
 # -- ScheduledLR.frequency and resuming ---------------------------------------------

@@ -336,6 +336,8 @@ class _Walker:
                 self.problem(child, f"expected {type_name(annotation)}, got {v!r}", "type")
                 continue
             self.walk(v, child, None, depth + 1)
+        if registry is not None and registry.finalize:
+            self.meta_values(node, key, resolved, registry)
         positional = len(args)
         for i, p in enumerate(sig.params.values()):
             if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
@@ -358,6 +360,29 @@ class _Walker:
                     )
             else:
                 self.problem(child, f"missing required value for {shown}", "missing")
+
+    def meta_values(
+        self, node: dict[str, Any], key: str, resolved: Resolved, registry: Any
+    ) -> None:
+        """Dry-run the group's finalize hook on the target class and the meta values.
+
+        The hook only validates and wraps (it never calls the target), so a typo in
+        ``interval`` or ``param_groups``, or a ReduceLROnPlateau without ``monitor``,
+        is reported by ``check`` with everything else.
+        """
+        from pbgml.config._instantiate import finalizer
+
+        meta = {k: node[k] for k in registry.meta if k in node}
+        if any(isinstance(v, str) and "${" in v for v in meta.values()):
+            return
+        try:
+            finalizer(registry.finalize)(resolved.obj, **meta)
+        except (ValueError, TypeError) as err:
+            text = str(err)
+            head, sep, rest = text.partition(": ")
+            field_ = head.partition(".")[2] if sep and "." in head and " " not in head else ""
+            where = _join(key, field_) if field_ else key
+            self.problem(where, rest if field_ else text, "type")
 
     @staticmethod
     def _later(name: str, registry: Any) -> bool:

@@ -20,7 +20,8 @@ __all__ = ["instantiate"]
 _finalizers: dict[str, Any] = {}
 
 
-def _finalizer(spec: str) -> Any:
+def finalizer(spec: str) -> Any:
+    """The finalize hook named ``module:function`` (imported once)."""
     fn = _finalizers.get(spec)
     if fn is None:
         module, _, attr = spec.partition(":")
@@ -106,7 +107,7 @@ class _Builder:
                 raise
         if registry is not None and registry.finalize:
             try:
-                obj = _finalizer(registry.finalize)(obj, **meta_values)
+                obj = finalizer(registry.finalize)(obj, **meta_values)
             except Exception as err:
                 _note(err, f"pbgml: raised while setting up {where!r} ({node['_target_']})")
                 raise
