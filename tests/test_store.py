@@ -80,3 +80,19 @@ def test_generated_configs_carry_the_groups_meta_keys() -> None:
     assert cfg.optimizer.param_groups.no_decay == ["bias"]
     assert cfg.scheduler.interval == "step"
     assert cfg.scheduler.frequency == 1
+
+
+def test_every_registry_entry_is_stored_in_its_hydra_group() -> None:
+    from hydra.core.config_store import ConfigStore
+
+    from pbgml import registry
+
+    repo = ConfigStore.instance().repo
+    for group, reg in registry.groups().items():
+        stored = {name.removesuffix(".yaml") for name in repo.get(group, {})}
+        assert set(reg.names()) <= stored, group
+    with initialize(version_base=None):
+        cfg = compose(PRIMARY_CONFIG, overrides=["model=lenet", "data=digits", "loss=focal"])
+    assert cfg.model._target_ == "pbgml.nn.LeNet"
+    assert cfg.data._target_ == "pbgml.data.digits"
+    assert cfg.loss._target_ == "pbgml.losses.FocalLoss"

@@ -122,6 +122,12 @@ def test_functools_partial_trick_is_refused(marker: Path) -> None:
         pbgml.instantiate(cfg)
     assert {e.key for e in info.value.errors} == {"_target_", "_args_.0.path"}
     assert not marker.exists()
+    # control: the same partial, built by hand and called, does create the marker
+    import functools
+    import os
+
+    functools.partial(os.system, f"touch {marker}")()
+    assert marker.exists()
 
 
 def test_reference_to_a_function_is_checked_too(marker: Path) -> None:

@@ -44,3 +44,14 @@ def test_digits_preset_builds(tmp_path: Path) -> None:
     x, _ = next(iter(data.train_dataloader()))
     assert model(x).shape == (64, 10)
     assert isinstance(parts["optimizer"](model), torch.optim.AdamW)
+
+
+def test_a_model_that_does_not_fit_the_data_is_reported_with_both_keys() -> None:
+    cfg = pbgml.load_yaml(PRESETS["digits_mlp"])
+    cfg.model.in_features = 32
+    parts = pbgml.instantiate(cfg)
+    with pytest.raises(pbgml.ShapeMismatchError) as info:
+        pbgml.check_input(parts["model"], parts["data"].sample_shape, model_cfg=cfg.model)
+    message = str(info.value)
+    assert "model.in_features=32 but data yields samples of shape 64" in message
+    assert "set model.in_features=64" in message

@@ -60,7 +60,7 @@ def test_to_tensor_grayscale_and_float() -> None:
 
 
 class _FakePIL:
-    """Enough of PIL.Image.Image for to_tensor (Pillow is not installed here)."""
+    """Enough of PIL.Image.Image for to_tensor, without depending on Pillow."""
 
     __module__ = "PIL.Image"
 
