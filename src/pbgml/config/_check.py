@@ -458,7 +458,13 @@ def check(cfg: Any, *, allow: cabc.Iterable[str] = (), key: str = "") -> None:
       optimizer.lr: expected float, got 'fast'
       optimizer.lrr: unknown key for torch.optim.AdamW; did you mean 'lr'?
     """
+    checked_or_raise(cfg, allow, key)
+
+
+def checked_or_raise(cfg: Any, allow: cabc.Iterable[str], key: str) -> Checked:
+    """Read and check ``cfg``; raise a :class:`~pbgml.ConfigError` listing every problem."""
     tree = read_tree(cfg)
     checked = check_tree(tree, Allow(allow), key)
     if checked.issues:
         raise ConfigError(checked.issues, source=tree.source)
+    return checked

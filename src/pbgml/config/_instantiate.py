@@ -10,10 +10,9 @@ import types
 import typing
 from typing import Any
 
-from pbgml._errors import ConfigError
-from pbgml.config._check import RESERVED, Checked, check_tree, signature_of
-from pbgml.config._targets import GET_OBJ, Allow
-from pbgml.config._tree import MISSING_VALUE, read_tree
+from pbgml.config._check import RESERVED, Checked, checked_or_raise, signature_of
+from pbgml.config._targets import GET_OBJ
+from pbgml.config._tree import MISSING_VALUE
 
 __all__ = ["instantiate"]
 
@@ -158,8 +157,5 @@ def instantiate(cfg: Any, *, allow: cabc.Iterable[str] = (), key: str = "") -> A
     ...     print(str(err).splitlines()[1][:61])
       _target_: 'os.system' (that is posix.system) is not allowed
     """
-    tree = read_tree(cfg)
-    checked = check_tree(tree, Allow(allow), key)
-    if checked.issues:
-        raise ConfigError(checked.issues, source=tree.source)
-    return _Builder(checked).build(tree.root, key)
+    checked = checked_or_raise(cfg, allow, key)
+    return _Builder(checked).build(checked.tree.root, key)

@@ -101,14 +101,20 @@ def _omegaconf_to_plain(node: Any, source: str | None) -> Any:
         ) from None
 
 
-def _yaml_lines(text: str) -> dict[str, int]:
-    """Map each key path of a YAML document to the (1-based) line that sets it."""
+def _compose(text: str) -> Any:
+    """The document's YAML node graph (aliases shared, not expanded), or None."""
     import yaml
 
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
-        return {}
+        return None
+
+
+def _yaml_lines(node: Any) -> dict[str, int]:
+    """Map each key path of a composed YAML document to the (1-based) line that sets it."""
+    import yaml
+
     lines: dict[str, int] = {}
 
     def walk(n: Any, prefix: str) -> None:
@@ -133,14 +139,10 @@ def _is_yaml_path(cfg: Any) -> bool:
     return isinstance(cfg, str) and "\n" not in cfg and cfg.endswith(_YAML_SUFFIXES)
 
 
-def _expanded_size(text: str) -> int:
-    """How many nodes the document has once its aliases are expanded (0 if unparsable)."""
+def _expanded_size(root: Any) -> int:
+    """How many nodes a composed document has once its aliases are expanded."""
     import yaml
 
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return 0
     sizes: dict[int, int] = {}
 
     def size(node: Any) -> int:  # aliases are shared nodes: memoize by identity
@@ -163,7 +165,8 @@ def read_yaml_text(text: str, source: str | None) -> Tree:
     """Parse YAML text (OmegaConf's dialect) into a plain tree with line numbers."""
     from omegaconf import OmegaConf
 
-    if _expanded_size(text) > MAX_YAML_NODES:  # "billion laughs": aliases of aliases
+    composed = _compose(text)
+    if _expanded_size(composed) > MAX_YAML_NODES:  # "billion laughs": aliases of aliases
         raise ConfigError(
             [
                 ConfigIssue(
@@ -184,7 +187,7 @@ def read_yaml_text(text: str, source: str | None) -> Tree:
             [ConfigIssue("", f"not valid YAML: {message}", "syntax", source=source)],
             source=source,
         ) from None
-    return Tree(_omegaconf_to_plain(node, source), source, _yaml_lines(text))
+    return Tree(_omegaconf_to_plain(node, source), source, _yaml_lines(composed))
 
 
 def read_tree(cfg: Any) -> Tree:
