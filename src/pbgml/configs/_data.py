@@ -2,7 +2,9 @@
 
 Every data-module config carries the :class:`~pbgml.data.DataModule` loader settings
 (``seed``, ``batch_size``, ``eval_batch_size``, ``num_workers``, ``pin_memory``,
-``persistent_workers``, ``drop_last``, ``shuffle``) after its own fields.
+``persistent_workers``, ``drop_last``, ``shuffle``) before its own fields: it
+inherits them from :class:`~pbgml.data._settings.LoaderSettings`, where the data
+factories' signatures get them from.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pbgml.configs._core import ComponentConf, DataConf
+from pbgml.data._settings import LoaderSettings
 
 __all__ = [
     "CIFAR100DataConf",
@@ -33,17 +36,13 @@ __all__ = [
 
 
 @dataclass(kw_only=True)
-class _DataModuleConf(DataConf):
-    """The loader settings shared by every data-module config (not a target itself)."""
+class _DataModuleConf(LoaderSettings, DataConf):
+    """A data-module config (not a target itself): ``_target_``, then the loader settings.
 
-    seed: int = 0
-    batch_size: int = 64
-    eval_batch_size: int | None = None
-    num_workers: int = 0
-    pin_memory: bool | None = None
-    persistent_workers: bool = False
-    drop_last: bool = False
-    shuffle: bool = True
+    The settings' fields, types and defaults are those of
+    :class:`~pbgml.data._settings.LoaderSettings`, the single definition that the
+    data factories' signatures are made from too.
+    """
 
 
 @dataclass(kw_only=True)

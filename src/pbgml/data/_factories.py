@@ -4,20 +4,26 @@ Every factory takes the :class:`DataModule` loader settings (``seed``,
 ``batch_size``, ``eval_batch_size``, ``num_workers``, ``pin_memory``,
 ``persistent_workers``, ``drop_last``, ``shuffle``) besides its own arguments, and
 reads its files when called, so a missing file is reported when the config is
-instantiated.
+instantiated. The settings are defined once, in
+:class:`~pbgml.data._settings.LoaderSettings`: a factory takes them as
+``**loader`` and :func:`~pbgml.data._settings.takes_loader_settings` gives it a
+signature in which each of them is a keyword parameter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from torch.utils.data import Dataset, Subset
+from typing_extensions import Unpack
 
 from pbgml.data._datasets import SyntheticClassification, SyntheticRegression
 from pbgml.data._errors import DataError
 from pbgml.data._folder import ImageFolder
 from pbgml.data._module import DataModule, split_indices
+from pbgml.data._settings import LoaderKwargs, takes_loader_settings
 from pbgml.data._tabular import CSVDataset, Digits, TensorFileDataset
 from pbgml.data._transforms import (
     Normalize,
@@ -43,16 +49,6 @@ __all__ = [
 ]
 
 TransformList = Sequence[Transform | str]
-_KNOBS = (
-    "seed",
-    "batch_size",
-    "eval_batch_size",
-    "num_workers",
-    "pin_memory",
-    "persistent_workers",
-    "drop_last",
-    "shuffle",
-)
 
 
 def _is_random(transform: object) -> bool:
@@ -107,20 +103,32 @@ def _same_classes(train: ImageFolder, other: ImageFolder | None, param: str) -> 
         )
 
 
+def _train_test(
+    dataset: Callable[..., Dataset[Any]],
+    val_split: float | None,
+    transforms: tuple[Transform | None, Transform | None],
+    loader: LoaderKwargs,
+) -> DataModule:
+    """A module of ``dataset(train=True)`` (split for validation) and ``dataset(train=False)``."""
+    train_t, eval_t = transforms
+    return DataModule(
+        dataset(train=True),
+        test=dataset(train=False),
+        val_split=val_split,
+        train_transform=train_t,
+        eval_transform=eval_t,
+        **loader,
+    )
+
+
+@takes_loader_settings
 def cifar10(
     root: str = "data",
     *,
     val_split: float | None = 5000,
     train_transforms: TransformList | None = None,
     eval_transforms: TransformList | None = None,
-    seed: int = 0,
-    batch_size: int = 64,
-    eval_batch_size: int | None = None,
-    num_workers: int = 0,
-    pin_memory: bool | None = None,
-    persistent_workers: bool = False,
-    drop_last: bool = False,
-    shuffle: bool = True,
+    **loader: Unpack[LoaderKwargs],
 ) -> DataModule:
     """CIFAR-10 from ``root/cifar-10-batches-py``: 45000 train / 5000 val / 10000 test.
 
@@ -148,21 +156,11 @@ def cifar10(
     ...     print(str(err).split(": ")[0])
     root='missing'
     """
-    train_t, eval_t = _transforms(train_transforms, eval_transforms, "cifar10")
-    return DataModule(
-        CIFAR10(root, train=True),
-        test=CIFAR10(root, train=False),
-        val_split=val_split,
-        train_transform=train_t,
-        eval_transform=eval_t,
-        **_knobs(locals()),
-    )
+    transforms = _transforms(train_transforms, eval_transforms, "cifar10")
+    return _train_test(functools.partial(CIFAR10, root), val_split, transforms, loader)
 
 
-def _knobs(scope: dict[str, Any]) -> dict[str, Any]:
-    return {name: scope[name] for name in _KNOBS}
-
-
+@takes_loader_settings
 def cifar100(
     root: str = "data",
     *,
@@ -170,14 +168,7 @@ def cifar100(
     val_split: float | None = 5000,
     train_transforms: TransformList | None = None,
     eval_transforms: TransformList | None = None,
-    seed: int = 0,
-    batch_size: int = 64,
-    eval_batch_size: int | None = None,
-    num_workers: int = 0,
-    pin_memory: bool | None = None,
-    persistent_workers: bool = False,
-    drop_last: bool = False,
-    shuffle: bool = True,
+    **loader: Unpack[LoaderKwargs],
 ) -> DataModule:
     """CIFAR-100 from ``root/cifar-100-python``, with fine (100) or coarse (20) labels.
 
@@ -192,31 +183,19 @@ def cifar100(
     ...     print("cifar-100-python" in str(err))
     True
     """
-    train_t, eval_t = _transforms(train_transforms, eval_transforms, "cifar100")
-    return DataModule(
-        CIFAR100(root, train=True, label_type=label_type),
-        test=CIFAR100(root, train=False, label_type=label_type),
-        val_split=val_split,
-        train_transform=train_t,
-        eval_transform=eval_t,
-        **_knobs(locals()),
-    )
+    transforms = _transforms(train_transforms, eval_transforms, "cifar100")
+    dataset = functools.partial(CIFAR100, root, label_type=label_type)
+    return _train_test(dataset, val_split, transforms, loader)
 
 
+@takes_loader_settings
 def mnist(
     root: str = "data",
     *,
     val_split: float | None = 5000,
     train_transforms: TransformList | None = None,
     eval_transforms: TransformList | None = None,
-    seed: int = 0,
-    batch_size: int = 64,
-    eval_batch_size: int | None = None,
-    num_workers: int = 0,
-    pin_memory: bool | None = None,
-    persistent_workers: bool = False,
-    drop_last: bool = False,
-    shuffle: bool = True,
+    **loader: Unpack[LoaderKwargs],
 ) -> DataModule:
     """MNIST from its IDX files in ``root/MNIST/raw``: 55000 train / 5000 val / 10000 test.
 
@@ -231,31 +210,18 @@ def mnist(
     ...     print("train-images-idx3-ubyte" in str(err))
     True
     """
-    train_t, eval_t = _transforms(train_transforms, eval_transforms, "mnist")
-    return DataModule(
-        MNIST(root, train=True),
-        test=MNIST(root, train=False),
-        val_split=val_split,
-        train_transform=train_t,
-        eval_transform=eval_t,
-        **_knobs(locals()),
-    )
+    transforms = _transforms(train_transforms, eval_transforms, "mnist")
+    return _train_test(functools.partial(MNIST, root), val_split, transforms, loader)
 
 
+@takes_loader_settings
 def fashion_mnist(
     root: str = "data",
     *,
     val_split: float | None = 5000,
     train_transforms: TransformList | None = None,
     eval_transforms: TransformList | None = None,
-    seed: int = 0,
-    batch_size: int = 64,
-    eval_batch_size: int | None = None,
-    num_workers: int = 0,
-    pin_memory: bool | None = None,
-    persistent_workers: bool = False,
-    drop_last: bool = False,
-    shuffle: bool = True,
+    **loader: Unpack[LoaderKwargs],
 ) -> DataModule:
     """Fashion-MNIST from its IDX files in ``root/FashionMNIST/raw``.
 
@@ -268,30 +234,17 @@ def fashion_mnist(
     ...     print("FashionMNIST" in str(err))
     True
     """
-    train_t, eval_t = _transforms(train_transforms, eval_transforms, "fashion_mnist")
-    return DataModule(
-        FashionMNIST(root, train=True),
-        test=FashionMNIST(root, train=False),
-        val_split=val_split,
-        train_transform=train_t,
-        eval_transform=eval_t,
-        **_knobs(locals()),
-    )
+    transforms = _transforms(train_transforms, eval_transforms, "fashion_mnist")
+    return _train_test(functools.partial(FashionMNIST, root), val_split, transforms, loader)
 
 
+@takes_loader_settings
 def digits(
     *,
     flatten: bool = True,
     test_split: float | None = 0.2,
     val_split: float | None = 0.1,
-    seed: int = 0,
-    batch_size: int = 64,
-    eval_batch_size: int | None = None,
-    num_workers: int = 0,
-    pin_memory: bool | None = None,
-    persistent_workers: bool = False,
-    drop_last: bool = False,
-    shuffle: bool = True,
+    **loader: Unpack[LoaderKwargs],
 ) -> DataModule:
     """scikit-learn's 1797 handwritten digits, split into train / val / test.
 
@@ -307,10 +260,11 @@ def digits(
     >>> dm.sample_shape, dm.num_classes
     ((64,), 10)
     """
-    train, test = _holdout(Digits(flatten=flatten), test_split, seed)
-    return DataModule(train, test=test, val_split=val_split, **_knobs(locals()))
+    train, test = _holdout(Digits(flatten=flatten), test_split, loader["seed"])
+    return DataModule(train, test=test, val_split=val_split, **loader)
 
 
+@takes_loader_settings
 def synthetic_classification(
     num_samples: int = 1000,
     num_features: int = 20,
@@ -319,14 +273,7 @@ def synthetic_classification(
     *,
     test_split: float | None = 0.2,
     val_split: float | None = 0.1,
-    seed: int = 0,
-    batch_size: int = 64,
-    eval_batch_size: int | None = None,
-    num_workers: int = 0,
-    pin_memory: bool | None = None,
-    persistent_workers: bool = False,
-    drop_last: bool = False,
-    shuffle: bool = True,
+    **loader: Unpack[LoaderKwargs],
 ) -> DataModule:
     """Seeded Gaussian blobs (:class:`~pbgml.data.SyntheticClassification`), split in three.
 
@@ -337,11 +284,12 @@ def synthetic_classification(
     >>> len(dm.train_dataset), len(dm.val_dataset), len(dm.test_dataset), dm.num_classes
     (72, 8, 20, 3)
     """
-    dataset = SyntheticClassification(num_samples, num_features, num_classes, noise, seed)
-    train, test = _holdout(dataset, test_split, seed)
-    return DataModule(train, test=test, val_split=val_split, **_knobs(locals()))
+    dataset = SyntheticClassification(num_samples, num_features, num_classes, noise, loader["seed"])
+    train, test = _holdout(dataset, test_split, loader["seed"])
+    return DataModule(train, test=test, val_split=val_split, **loader)
 
 
+@takes_loader_settings
 def synthetic_regression(
     num_samples: int = 1000,
     num_features: int = 20,
@@ -350,14 +298,7 @@ def synthetic_regression(
     *,
     test_split: float | None = 0.2,
     val_split: float | None = 0.1,
-    seed: int = 0,
-    batch_size: int = 64,
-    eval_batch_size: int | None = None,
-    num_workers: int = 0,
-    pin_memory: bool | None = None,
-    persistent_workers: bool = False,
-    drop_last: bool = False,
-    shuffle: bool = True,
+    **loader: Unpack[LoaderKwargs],
 ) -> DataModule:
     """Seeded linear regression data (:class:`~pbgml.data.SyntheticRegression`).
 
@@ -368,11 +309,12 @@ def synthetic_regression(
     >>> len(dm.train_dataset), len(dm.val_dataset), dm.test_dataset, dm.num_classes
     (45, 5, None, None)
     """
-    dataset = SyntheticRegression(num_samples, num_features, num_targets, noise, seed)
-    train, test = _holdout(dataset, test_split, seed)
-    return DataModule(train, test=test, val_split=val_split, **_knobs(locals()))
+    dataset = SyntheticRegression(num_samples, num_features, num_targets, noise, loader["seed"])
+    train, test = _holdout(dataset, test_split, loader["seed"])
+    return DataModule(train, test=test, val_split=val_split, **loader)
 
 
+@takes_loader_settings
 def tensor_file(
     path: str,
     *,
@@ -382,14 +324,7 @@ def tensor_file(
     test_path: str | None = None,
     val_split: float | None = None,
     test_split: float | None = None,
-    seed: int = 0,
-    batch_size: int = 64,
-    eval_batch_size: int | None = None,
-    num_workers: int = 0,
-    pin_memory: bool | None = None,
-    persistent_workers: bool = False,
-    drop_last: bool = False,
-    shuffle: bool = True,
+    **loader: Unpack[LoaderKwargs],
 ) -> DataModule:
     """Tensors saved in ``.pt`` / ``.npz`` files (:class:`~pbgml.data.TensorFileDataset`).
 
@@ -412,12 +347,13 @@ def tensor_file(
 
     _one_source("val", val_path, val_split)
     _one_source("test", test_path, test_split)
-    train, test = _holdout(TensorFileDataset(path, x_key, y_key), test_split, seed)
+    train, test = _holdout(TensorFileDataset(path, x_key, y_key), test_split, loader["seed"])
     if test_path is not None:
         test = load(test_path)
-    return DataModule(train, val=load(val_path), test=test, val_split=val_split, **_knobs(locals()))
+    return DataModule(train, val=load(val_path), test=test, val_split=val_split, **loader)
 
 
+@takes_loader_settings
 def csv(
     path: str,
     target: str,
@@ -429,14 +365,7 @@ def csv(
     test_path: str | None = None,
     val_split: float | None = None,
     test_split: float | None = None,
-    seed: int = 0,
-    batch_size: int = 64,
-    eval_batch_size: int | None = None,
-    num_workers: int = 0,
-    pin_memory: bool | None = None,
-    persistent_workers: bool = False,
-    drop_last: bool = False,
-    shuffle: bool = True,
+    **loader: Unpack[LoaderKwargs],
 ) -> DataModule:
     """A CSV file of numeric features and a target column (:class:`~pbgml.data.CSVDataset`).
 
@@ -475,13 +404,14 @@ def csv(
                 param=param,
             ) from None
 
-    train, test = _holdout(full, test_split, seed)
+    train, test = _holdout(full, test_split, loader["seed"])
     if test_path is not None:
         test = load("test_path", test_path)
     val = None if val_path is None else load("val_path", val_path)
-    return DataModule(train, val=val, test=test, val_split=val_split, **_knobs(locals()))
+    return DataModule(train, val=val, test=test, val_split=val_split, **loader)
 
 
+@takes_loader_settings
 def image_folder(
     root: str,
     *,
@@ -491,14 +421,7 @@ def image_folder(
     val_split: float | None = None,
     train_transforms: TransformList | None = None,
     eval_transforms: TransformList | None = None,
-    seed: int = 0,
-    batch_size: int = 64,
-    eval_batch_size: int | None = None,
-    num_workers: int = 0,
-    pin_memory: bool | None = None,
-    persistent_workers: bool = False,
-    drop_last: bool = False,
-    shuffle: bool = True,
+    **loader: Unpack[LoaderKwargs],
 ) -> DataModule:
     """Images in class folders (:class:`~pbgml.data.ImageFolder`): ``root/<class>/<image>``.
 
@@ -534,5 +457,5 @@ def image_folder(
         val_split=val_split,
         train_transform=train_t,
         eval_transform=eval_t,
-        **_knobs(locals()),
+        **loader,
     )
