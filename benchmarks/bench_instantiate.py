@@ -9,19 +9,23 @@ framework's own cost. pbgml's time includes its full check.
 Budget (issue: config safety): pbgml's framework cost is at most half of
 ``hydra.utils.instantiate``'s on the same tree.
 
-Run: ``python benchmarks/bench_instantiate.py [--repeat N]``
+Timing (benchmarks/_timing.py): every round builds the tree once with each arm, in
+a shuffled order, so a burst of load on this shared machine falls on every arm
+alike; the figures are medians over the rounds, with the min-max beside them. A
+framework's cost is its build time minus the direct build of the same round.
+
+Run: ``python benchmarks/bench_instantiate.py [--rounds N] [--quick]``
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
+from _timing import interleave, ratio_of_medians, report, stats
 from omegaconf import OmegaConf
 
 import pbgml
@@ -67,49 +71,46 @@ def direct() -> dict[str, Any]:
     }
 
 
-def _median_ms(fn: Callable[[], object], repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1000
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=400, help="interleaved rounds")
+    parser.add_argument("--quick", action="store_true", help="60 rounds")
     args = parser.parse_args()
+    rounds = 60 if args.quick else args.rounds
     import hydra.utils
     import hydra_zen
 
     torch.manual_seed(0)
     cfg = OmegaConf.create(tree())
-    runs: dict[str, Callable[[], object]] = {
-        "direct": direct,
-        "pbgml.instantiate": lambda: pbgml.instantiate(cfg),
-        "hydra.utils.instantiate": lambda: hydra.utils.instantiate(cfg),
-        "hydra_zen.instantiate": lambda: hydra_zen.instantiate(cfg),
+    arms: dict[str, Callable[[], None]] = {
+        "direct": lambda: _none(direct()),
+        "pbgml.instantiate": lambda: _none(pbgml.instantiate(cfg)),
+        "hydra.utils.instantiate": lambda: _none(hydra.utils.instantiate(cfg)),
+        "hydra_zen.instantiate": lambda: _none(hydra_zen.instantiate(cfg)),
     }
-    for fn in runs.values():  # warm caches (imports, signatures, registry index)
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    rounds = 5
-    for _ in range(rounds):  # interleave, so machine noise hits every variant alike
-        for name, fn in runs.items():
-            times[name].append(_median_ms(fn, args.repeat // rounds))
-    med = {name: statistics.median(v) for name, v in times.items()}
-    base = med["direct"]
-    for name, ms in med.items():
-        cost = ms - base
-        print(f"{name:>24}: {ms:7.3f} ms per build, framework cost {cost:7.3f} ms")
-    ours = med["pbgml.instantiate"] - base
-    hydra_cost = med["hydra.utils.instantiate"] - base
-    ratio = ours / hydra_cost
-    print(f"pbgml framework cost / Hydra's = {ratio:.3f} (budget <= 0.5)")
-    zen = med["hydra_zen.instantiate"] - base
-    print(f"pbgml framework cost / hydra-zen's = {ours / zen:.3f}")
-    return 0 if ratio <= 0.5 else 1
+    # one single build of each arm per round, in a shuffled order: noise hits all alike
+    times = interleave(arms, rounds, warmup=3)
+    print(f"one build per arm per round, {rounds} rounds; medians (min-max)")
+    for name, samples in times.items():
+        report(f"{name} build", stats(samples).scaled(1e3), " ms")
+    base = times["direct"]
+
+    def cost(name: str) -> list[float]:  # framework cost, round by round
+        return [(t - d) * 1e3 for t, d in zip(times[name], base, strict=True)]
+
+    costs = {name: cost(name) for name in arms if name != "direct"}
+    for name, samples in costs.items():
+        report(f"{name} framework cost", stats(samples), " ms")
+    ours = costs["pbgml.instantiate"]
+    hydra_ratio = ratio_of_medians(ours, costs["hydra.utils.instantiate"])
+    ok = report("pbgml cost / Hydra's", hydra_ratio, "x", 0.5, over="blocks of rounds")
+    zen_ratio = ratio_of_medians(ours, costs["hydra_zen.instantiate"])
+    report("pbgml cost / hydra-zen's", zen_ratio, "x", over="blocks of rounds")
+    return 0 if ok else 1
+
+
+def _none(_: object) -> None:
+    return None
 
 
 if __name__ == "__main__":
