@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 import pbgml
 from pbgml import registry
+from pbgml.configs import config_for
 
 torch.manual_seed(0)
 N, C = 6, 4
@@ -38,18 +39,18 @@ def _signs() -> tuple[torch.Tensor, torch.Tensor]:
 # loss name -> (extra config values, a function giving the forward's positional inputs)
 LOSSES: dict[str, tuple[dict[str, Any], Callable[[], tuple[Any, ...]]]] = {
     "cross_entropy": ({"weight": [1.0, 2.0, 1.0, 1.0], "label_smoothing": 0.1}, _classes),
-    "torch_cross_entropy": ({}, _classes),
+    "CrossEntropyLoss": ({}, _classes),
     "focal": ({}, _classes),
     "multi_margin": ({}, _classes),
     "nll": ({}, lambda: (torch.log_softmax(_classes()[0], 1), torch.randint(0, C, (N,)))),
-    "torch_nll": ({}, lambda: (torch.log_softmax(_classes()[0], 1), torch.randint(0, C, (N,)))),
+    "NLLLoss": ({}, lambda: (torch.log_softmax(_classes()[0], 1), torch.randint(0, C, (N,)))),
     "mse": ({}, _same),
     "l1": ({}, _same),
     "huber": ({}, _same),
     "smooth_l1": ({}, _same),
     "bce": ({}, lambda: (torch.rand(N, C, requires_grad=True), torch.rand(N, C))),
     "bce_with_logits": ({}, lambda: _same(positive=True)),
-    "torch_bce_with_logits": ({}, lambda: _same(positive=True)),
+    "BCEWithLogitsLoss": ({}, lambda: _same(positive=True)),
     "multi_label_soft_margin": (
         {},
         lambda: (torch.randn(N, C, requires_grad=True), torch.randint(0, 2, (N, C)).float()),
@@ -109,7 +110,7 @@ LOSSES: dict[str, tuple[dict[str, Any], Callable[[], tuple[Any, ...]]]] = {
 
 
 def _cfg(group: str, name: str, **values: Any) -> Any:
-    node = OmegaConf.structured(registry.groups()[group].config(name))
+    node = OmegaConf.structured(config_for(group, name))
     for key, value in values.items():
         node[key] = value
     text = pbgml.to_yaml(node)  # the filled config round-trips, and is built from YAML

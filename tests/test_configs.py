@@ -9,7 +9,7 @@ import torch
 from omegaconf import OmegaConf
 
 from pbgml import configs, registry
-from pbgml._catalog import public_path
+from pbgml._names import public_path
 from pbgml.configs import (
     AdamWConf,
     ComponentConf,
@@ -18,6 +18,7 @@ from pbgml.configs import (
     SGDConf,
     StepLRConf,
     TrainerConf,
+    config_for,
 )
 
 TYPED = [
@@ -70,8 +71,8 @@ def test_typed_config_is_what_the_registry_returns(conf: type[Any]) -> None:
     target = _locate(path)
     assert public_path(target) == path
     found = [
-        reg.config(name)
-        for reg in registry.groups().values()
+        config_for(group, name)
+        for group, reg in registry.groups().items()
         for name in reg.names()
         if reg.get(name) is target
     ]
@@ -139,7 +140,7 @@ ALL_ENTRIES = [(g, n) for g, reg in registry.groups().items() for n in reg.names
 @pytest.mark.parametrize(("group", "name"), ALL_ENTRIES, ids=lambda v: str(v))
 def test_every_entry_has_a_config_that_round_trips(group: str, name: str) -> None:
     reg = registry.groups()[group]
-    conf = reg.config(name)
+    conf = config_for(group, name)
     node = OmegaConf.structured(conf)
     assert _locate(node._target_) is reg.get(name)
     assert node.get("_partial_", False) is reg.partial
@@ -150,13 +151,13 @@ def test_every_entry_has_a_config_that_round_trips(group: str, name: str) -> Non
 
 
 def test_generated_config_keeps_required_params_of_partials() -> None:
-    node = OmegaConf.structured(registry.scheduler.config("multi_step_lr"))
+    node = OmegaConf.structured(config_for("scheduler", "multi_step_lr"))
     assert OmegaConf.is_missing(node, "milestones")
     assert "optimizer" not in node
 
 
 def test_generated_config_has_every_parameter() -> None:
-    node = OmegaConf.structured(registry.layer.config("conv2d"))
+    node = OmegaConf.structured(config_for("layer", "conv2d"))
     params = set(inspect.signature(torch.nn.Conv2d).parameters)
     assert set(node) - {"_target_"} == params
     assert node._target_ == "torch.nn.Conv2d"

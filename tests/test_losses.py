@@ -17,6 +17,7 @@ from pbgml.configs import (
     FocalLossConf,
     NLLLossConf,
     WeightedSumLossConf,
+    config_for,
 )
 from pbgml.losses import (
     BCEWithLogitsLoss,
@@ -42,10 +43,10 @@ def _yaml(conf: Any) -> Any:
 # -- torch losses with list weights ------------------------------------------------------
 
 
-def test_cross_entropy_replaces_torch_in_the_registry() -> None:
+def test_cross_entropy_short_name_is_pbgml_and_torch_keeps_its_class_name() -> None:
     assert registry.loss.get("cross_entropy") is CrossEntropyLoss
-    assert registry.loss.get("CrossEntropyLoss") is CrossEntropyLoss
-    assert registry.loss.config("cross_entropy") is CrossEntropyLossConf
+    assert registry.loss.get("CrossEntropyLoss") is nn.CrossEntropyLoss
+    assert config_for("loss", "cross_entropy") is CrossEntropyLossConf
     assert registry.loss.get("nll") is NLLLoss
     assert registry.loss.get("bce_with_logits") is BCEWithLogitsLoss
     assert issubclass(CrossEntropyLoss, nn.CrossEntropyLoss)
@@ -183,7 +184,7 @@ def test_focal_from_yaml_matches_a_hand_computed_value() -> None:
     first = 0.75 * 0.25**2 * -math.log(0.75)
     second = 0.25 * 0.5**2 * math.log(2.0)
     assert loss(logits, target).item() == pytest.approx((first + second) / 2, rel=1e-6)
-    assert registry.loss.config("focal") is FocalLossConf
+    assert config_for("loss", "focal") is FocalLossConf
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.25, 0.5, 1.0, 2.0])
@@ -289,4 +290,4 @@ def test_weighted_sum_from_yaml(batch: tuple[torch.Tensor, torch.Tensor]) -> Non
         logits, target
     )
     assert torch.allclose(loss(logits, target), expected)
-    assert registry.loss.config("weighted_sum") is WeightedSumLossConf
+    assert config_for("loss", "weighted_sum") is WeightedSumLossConf

@@ -27,6 +27,7 @@ from pbgml.configs import (
     PerClassAccuracyConf,
     PrecisionConf,
     RecallConf,
+    config_for,
 )
 from pbgml.metrics import (
     Accuracy,
@@ -42,7 +43,7 @@ from pbgml.metrics import (
     Recall,
     register_torchmetrics,
 )
-from pbgml.metrics._torchmetrics import _register_if_installed
+from pbgml.metrics._torchmetrics import _load_torchmetrics as _register_if_installed
 
 C = 5
 
@@ -401,7 +402,7 @@ def test_registered_with_typed_configs(
 ) -> None:
     assert registry.metric.get(name) is cls
     assert registry.metric.get(cls.__name__) is cls
-    assert registry.metric.config(name) is conf
+    assert config_for("metric", name) is conf
     node = OmegaConf.create(OmegaConf.to_yaml(OmegaConf.structured(conf(**kwargs))))
     built = hydra.utils.instantiate(node)
     assert isinstance(built, cls)

@@ -19,6 +19,7 @@ from pbgml.configs import (
     SGDConf,
     StepLRConf,
     WarmupCosineLRConf,
+    config_for,
 )
 from pbgml.optim import (
     OptimConfigError,
@@ -179,7 +180,7 @@ def test_parameters_already_frozen_are_left_out() -> None:
 
 def test_freezing_everything_is_an_error() -> None:
     model = nn.Sequential(nn.Linear(2, 2))
-    with pytest.raises(OptimConfigError, match=r"optimizer\.param_groups\.freeze: no trainable"):
+    with pytest.raises(OptimConfigError, match=r"param_groups\.freeze: no trainable"):
         OptimizerFactory(_adamw(), ParamGroups(freeze=("*",)))(model)
 
 
@@ -198,7 +199,8 @@ def test_pattern_matching_nothing_is_an_error(
     with pytest.raises(OptimConfigError) as info:
         OptimizerFactory(_adamw(), spec).param_groups(Net())
     message = str(info.value)
-    assert message.startswith(f"optimizer.param_groups.{key}: the pattern {pattern!r}")
+    assert message.startswith(f"param_groups.{key}: the pattern {pattern!r}")
+    assert info.value.param == f"param_groups.{key}"
     assert "top-level modules: 'embed', 'backbone', 'norm', 'head'" in message
     if suggestion is None:
         assert "Did you mean" not in message
@@ -269,12 +271,12 @@ def test_spec_normalizes_a_single_pattern() -> None:
     [
         (
             {"nodecay": ["bias"]},
-            r"optimizer\.param_groups\.nodecay: unknown key\. Did you mean 'no_decay'\?",
+            r"param_groups\.nodecay: unknown key\. Did you mean 'no_decay'\?",
         ),
         ({"lr_mult": {"head": "fast"}}, r"lr_mult\['head'\]: expected a number >= 0, got 'fast'"),
         ({"lr_mult": ["head"]}, r"lr_mult: expected a mapping of pattern to multiplier"),
         ({"freeze": [1]}, r"freeze: expected a list of names or patterns, got 1"),
-        (42, r"optimizer\.param_groups: expected a mapping"),
+        (42, r"param_groups: expected a mapping"),
     ],
 )
 def test_bad_specs_name_the_key(given: Any, message: str) -> None:
@@ -333,15 +335,15 @@ def test_yaml_adamw_without_param_groups_does_not_decay_bias_and_norm() -> None:
 def test_configs_from_the_registry_keep_adamws_default() -> None:
     import pbgml
 
-    assert registry.optimizer.config("adamw") is AdamWConf
-    factory = pbgml.instantiate(OmegaConf.structured(registry.optimizer.config("adamw")))
+    assert config_for("optimizer", "adamw") is AdamWConf
+    factory = pbgml.instantiate(OmegaConf.structured(config_for("optimizer", "adamw")))
     assert factory.spec == ParamGroups(no_decay=("bias", "norm"))
-    radam = OmegaConf.structured(registry.optimizer.config("radam"))
+    radam = OmegaConf.structured(config_for("optimizer", "radam"))
     assert radam.param_groups == "default"
     assert pbgml.instantiate(radam).spec is None
     registry.optimizer.register(_MyAdamW, name="my_adamw_for_test")
     try:
-        node = OmegaConf.structured(registry.optimizer.config("my_adamw_for_test"))
+        node = OmegaConf.structured(config_for("optimizer", "my_adamw_for_test"))
         assert node.param_groups == "default"
         factory = pbgml.instantiate(node)
         assert factory.spec == ParamGroups(no_decay=("bias", "norm"))
@@ -588,7 +590,7 @@ def test_warmup_cosine_rejects_bad_arguments(kwargs: dict[str, Any], message: st
 def test_warmup_cosine_is_registered_with_its_typed_config() -> None:
     assert registry.scheduler.get("warmup_cosine") is WarmupCosineLR
     assert registry.scheduler.get("WarmupCosineLR") is WarmupCosineLR
-    assert registry.scheduler.config("warmup_cosine") is WarmupCosineLRConf
+    assert config_for("scheduler", "warmup_cosine") is WarmupCosineLRConf
     node = OmegaConf.structured(WarmupCosineLRConf(warmup_steps=2, total_steps=10))
     assert node.interval == "step"
     scheduled = _instantiate_like_pbgml(node, registry.scheduler.meta, finalize_scheduler)(
@@ -596,7 +598,7 @@ def test_warmup_cosine_is_registered_with_its_typed_config() -> None:
     )
     assert isinstance(scheduled.scheduler, WarmupCosineLR)
     assert scheduled.interval == "step"
-    assert registry.scheduler.config("reduce_lr_on_plateau") is ReduceLROnPlateauConf
+    assert config_for("scheduler", "reduce_lr_on_plateau") is ReduceLROnPlateauConf
 
 
 # -- through pbgml.instantiate (the registry's meta keys and finalize hooks) ------------

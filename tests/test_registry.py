@@ -8,7 +8,7 @@ import torch
 
 import pbgml
 from pbgml import Registry, RegistryError, UnknownNameError, registry
-from pbgml._catalog import snake_case
+from pbgml._names import snake_case
 
 
 def make() -> Registry[torch.nn.Module]:
@@ -117,8 +117,8 @@ def test_unknown_name_lists_choices_and_suggests() -> None:
 
 def test_suggestion_is_canonical_name_not_alias() -> None:
     with pytest.raises(UnknownNameError) as info:
-        registry.loss.get("CrossEntropyLos")
-    assert info.value.suggestion == "cross_entropy"
+        registry.loss.get("FocalLos")
+    assert info.value.suggestion == "focal"  # the canonical name, not the alias FocalLoss
 
 
 def test_no_absurd_suggestion_below_cutoff() -> None:
@@ -219,8 +219,10 @@ def test_every_torch_loss_is_registered_without_suffix() -> None:
     assert expected <= _registered(registry.loss)
     assert issubclass(registry.loss.get("cross_entropy"), torch.nn.CrossEntropyLoss)
     assert registry.loss.get("mse") is torch.nn.MSELoss
-    assert registry.loss.resolve("CrossEntropyLoss") == "cross_entropy"
-    assert registry.loss.resolve("BCEWithLogitsLoss") == "bce_with_logits"
+    # no overwrite: torch's classes keep their class names, pbgml's own the short names
+    assert registry.loss.get("CrossEntropyLoss") is torch.nn.CrossEntropyLoss
+    assert registry.loss.get("BCEWithLogitsLoss") is torch.nn.BCEWithLogitsLoss
+    assert registry.loss.get("bce_with_logits") is not torch.nn.BCEWithLogitsLoss
 
 
 def test_every_torch_layer_is_registered() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hydra import compose, initialize, initialize_config_dir
 from omegaconf import OmegaConf
 
-from pbgml.config import PRIMARY_CONFIG, store_registries
+from pbgml.hydra import PRIMARY_CONFIG, store_registries
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -87,10 +87,14 @@ def test_every_registry_entry_is_stored_in_its_hydra_group() -> None:
 
     from pbgml import registry
 
+    from pbgml._groups import GROUPS
+
     repo = ConfigStore.instance().repo
     for group, reg in registry.groups().items():
-        stored = {name.removesuffix(".yaml") for name in repo.get(group, {})}
+        option_group = GROUPS[group].key or group  # metric -> metrics, callback -> callbacks
+        stored = {name.removesuffix(".yaml") for name in repo.get(option_group, {})}
         assert set(reg.names()) <= stored, group
+    assert "metric" not in repo and "callback" not in repo
     with initialize(version_base=None):
         cfg = compose(PRIMARY_CONFIG, overrides=["model=lenet", "data=digits", "loss=focal"])
     assert cfg.model._target_ == "pbgml.nn.LeNet"

@@ -20,8 +20,10 @@ import torch  # noqa: F401 - pbgml is a torch library; registries list torch cla
 
 from pbgml import registry
 from pbgml._errors import (
+    ArgumentError,
     ConfigError,
     ConfigIssue,
+    MissingExtraError,
     PbgmlError,
     PluginWarning,
     RegistryError,
@@ -31,42 +33,52 @@ from pbgml._registry import Entry, Registry
 from pbgml._version import __version__
 
 if TYPE_CHECKING:
-    from pbgml import config, configs
-    from pbgml.config import check, instantiate, load_yaml, to_yaml
-    from pbgml.nn import ShapeMismatchError, check_input, summary
+    from pbgml import configs, hydra, train
+    from pbgml._config._check import check
+    from pbgml._config._instantiate import instantiate
+    from pbgml._config._model import check_input, summary
+    from pbgml._config._yaml import load_yaml, to_yaml
+    from pbgml.nn import ShapeMismatchError
+    from pbgml.train import Trainer
 
 __all__ = [
+    "ArgumentError",
     "ConfigError",
     "ConfigIssue",
     "Entry",
+    "MissingExtraError",
     "PbgmlError",
     "PluginWarning",
     "Registry",
     "RegistryError",
     "ShapeMismatchError",
+    "Trainer",
     "UnknownNameError",
     "__version__",
     "check",
     "check_input",
-    "config",
     "configs",
+    "hydra",
     "instantiate",
     "load_yaml",
     "registry",
     "summary",
     "to_yaml",
+    "train",
 ]
 
 # name -> module that defines it; imported on first attribute access
 _LAZY: dict[str, str] = {
-    "config": "pbgml.config",
     "configs": "pbgml.configs",
-    "check": "pbgml.config._check",
-    "instantiate": "pbgml.config._instantiate",
-    "load_yaml": "pbgml.config._yaml",
-    "to_yaml": "pbgml.config._yaml",
-    "summary": "pbgml.nn",
-    "check_input": "pbgml.nn",
+    "hydra": "pbgml.hydra",
+    "train": "pbgml.train",
+    "Trainer": "pbgml.train",
+    "check": "pbgml._config._check",
+    "instantiate": "pbgml._config._instantiate",
+    "load_yaml": "pbgml._config._yaml",
+    "to_yaml": "pbgml._config._yaml",
+    "summary": "pbgml._config._model",
+    "check_input": "pbgml._config._model",
     "ShapeMismatchError": "pbgml.nn",
 }
 

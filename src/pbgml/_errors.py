@@ -9,18 +9,23 @@ for a bad config), so existing ``except`` clauses keep working.
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import ModuleType
 
 __all__ = [
+    "ArgumentError",
     "ConfigError",
     "ConfigIssue",
+    "MissingExtraError",
     "PbgmlError",
     "PluginWarning",
     "RegistryError",
     "UnknownNameError",
     "closest",
     "did_you_mean",
+    "require",
 ]
 
 #: How similar (difflib ratio) a candidate must be before it is suggested.
@@ -41,6 +46,83 @@ class PbgmlError(Exception):
     ...     print(type(err).__name__)
     UnknownNameError
     """
+
+
+class ArgumentError(PbgmlError, ValueError):
+    """A component was given an argument it cannot use; ``param`` names the argument.
+
+    The base of the errors pbgml's components raise for bad arguments
+    (:class:`pbgml.data.DataError`, :class:`pbgml.nn.InvalidArgumentError`,
+    :class:`pbgml.optim.OptimConfigError`, :class:`pbgml.metrics.MetricError`). A
+    component knows its own arguments, not where they sit in a config: the config
+    layer reads ``param`` (a dotted path below the component, such as
+    ``"param_groups.freeze"``) and reports the error at the full key path
+    (``optimizer.param_groups.freeze``). No code parses the message.
+
+    Examples
+    --------
+    >>> from pbgml import ArgumentError
+    >>> err = ArgumentError("lr=-1 must be >= 0", param="lr")
+    >>> err.param, str(err)
+    ('lr', 'lr=-1 must be >= 0')
+    """
+
+    def __init__(self, message: str, *, param: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        #: What is wrong, without the argument's name (the config layer puts the full
+        #: key path in front); the whole message by default.
+        self.reason = message if reason is None else reason
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class MissingExtraError(PbgmlError, ImportError):
+    """An optional dependency is missing or broken; the message names the extra to install.
+
+    Examples
+    --------
+    >>> from pbgml import MissingExtraError
+    >>> try:
+    ...     require("no_such_pkg_xyz", extra="demo", purpose="The demo")
+    ... except MissingExtraError as err:
+    ...     print(err)
+    The demo requires no_such_pkg_xyz: pip install pbgml[demo]
+    """
+
+
+_PACKAGES = {"sklearn": "scikit-learn", "PIL": "Pillow"}
+
+
+def require(module: str, *, extra: str | None, purpose: str) -> ModuleType:
+    """Import an optional module, or raise :class:`MissingExtraError` naming the extra.
+
+    A module that is installed but fails to import with any exception (a torchvision
+    built for another torch raises ``RuntimeError``) is reported the same way, with
+    the error it raised.
+
+    Examples
+    --------
+    >>> require("json", extra=None, purpose="Reading JSON").__name__
+    'json'
+    """
+    top = module.partition(".")[0]
+    package = _PACKAGES.get(top, top)
+    install = f"pbgml[{extra}]" if extra else package
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        if isinstance(err, MissingExtraError):
+            raise
+        raise MissingExtraError(f"{purpose} requires {package}: pip install {install}") from err
+    except Exception as err:
+        raise MissingExtraError(
+            f"{purpose} requires {package}, which is installed but failed to import "
+            f"({type(err).__name__}: {err}); reinstall it to match torch: "
+            f"pip install --force-reinstall {install}"
+        ) from err
 
 
 class RegistryError(PbgmlError, ValueError):

@@ -8,9 +8,12 @@ Two forms are understood, declared in a distribution's ``entry_points.txt``::
 
 A ``group.name`` entry is recorded from package metadata alone, so listing names
 imports nothing. A bare name is imported and, when it is a function, called with no
-arguments, the first time any registry is used. A plugin that fails (an unknown
-group, a taken name, an import error) gives a :class:`~pbgml.PluginWarning` naming the
-distribution and the entry point; unrelated components keep working.
+arguments, the first time any of pbgml's registries is used. A plugin that fails (an
+unknown group, a taken name, an import error) gives a :class:`~pbgml.PluginWarning`
+naming the distribution and the entry point; unrelated components keep working.
+
+This module knows the group names from :mod:`pbgml._groups` (plain data) and never
+imports the registries: each registry asks it for its own entries.
 """
 
 from __future__ import annotations
@@ -19,14 +22,19 @@ import warnings
 from importlib import metadata
 
 from pbgml._errors import PluginWarning
+from pbgml._groups import GROUPS
 
-__all__ = ["ENTRY_POINT_GROUP", "discover"]
+__all__ = ["ENTRY_POINT_GROUP", "discover", "lazy_entries", "run_eager_hooks", "warn"]
 
 ENTRY_POINT_GROUP = "pbgml.plugins"
-_state = {"done": False}
+
+_state: dict[str, object] = {"read": False, "eager_done": False}
+_lazy: dict[str, list[tuple[str, str, str]]] = {}
+_eager: list[metadata.EntryPoint] = []
 
 
-def _warn(dist: str, spec: str, problem: str) -> None:
+def warn(dist: str, spec: str, problem: str) -> None:
+    """Warn that one plugin entry point was skipped, and why."""
     warnings.warn(
         f"pbgml plugin {dist!r} (entry point {spec!r}) was skipped: {problem}",
         PluginWarning,
@@ -40,36 +48,51 @@ def discover(*, force: bool = False) -> None:
     Parameters
     ----------
     force
-        Read them again (after installing a distribution in a running process).
+        Read them again (after installing a distribution in a running process); the
+        registries pick the new entries up the next time they load (see
+        :func:`pbgml.registry.reload`).
 
     Examples
     --------
     >>> from pbgml import _plugins
     >>> _plugins.discover()  # idempotent; the registries call it on first use
     """
-    if _state["done"] and not force:
+    if _state["read"] and not force:
         return
-    _state["done"] = True
-    from pbgml import registry
-
-    groups = registry.groups()
+    _state["read"] = True
+    _lazy.clear()
+    _eager.clear()
+    if force:
+        _state["eager_done"] = False
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist is not None else "?"
-        spec = f"{ep.name} = {ep.value}"
         group, dot, name = ep.name.partition(".")
-        if dot:
-            if group not in groups:
-                _warn(dist, spec, f"unknown group {group!r}; groups are {sorted(groups)}")
-                continue
-            if name in groups[group] and force:
-                continue
-            problem = groups[group]._add_pending(name.strip(), ep.value, dist)
-            if problem:
-                _warn(dist, spec, problem)
+        if not dot:
+            _eager.append(ep)
             continue
+        if group not in GROUPS:
+            warn(dist, f"{ep.name} = {ep.value}", f"unknown group {group!r}; groups are {sorted(GROUPS)}")
+            continue
+        _lazy.setdefault(group, []).append((name.strip(), ep.value, dist))
+
+
+def lazy_entries(group: str) -> list[tuple[str, str, str]]:
+    """The ``group.name`` entries of one group: ``(name, "module:attr", distribution)``."""
+    discover()
+    return list(_lazy.get(group, ()))
+
+
+def run_eager_hooks() -> None:
+    """Import and call every bare (eager) entry point, once per process."""
+    discover()
+    if _state["eager_done"]:
+        return
+    _state["eager_done"] = True
+    for ep in _eager:
+        dist = ep.dist.name if ep.dist is not None else "?"
         try:
             loaded = ep.load()
             if callable(loaded):
                 loaded()
         except Exception as err:
-            _warn(dist, spec, f"{type(err).__name__}: {err}")
+            warn(dist, f"{ep.name} = {ep.value}", f"{type(err).__name__}: {err}")

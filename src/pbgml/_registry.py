@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
-from pbgml._errors import RegistryError, UnknownNameError, did_you_mean, format_choices
+from pbgml import _plugins
+from pbgml._errors import RegistryError, UnknownNameError, closest, format_choices
 
 __all__ = ["Entry", "Registry"]
 
@@ -50,7 +51,8 @@ class Entry(Generic[R]):
         Other names that resolve to this entry (``("AdamW",)``).
     config
         The explicit structured-config class given at registration, or ``None`` when
-        the config is generated from the target's signature (see :meth:`Registry.config`).
+        the config is generated from the target's signature (see
+        :func:`pbgml.configs.config_for`).
     doc
         The first line of the target's docstring.
     origin
@@ -113,24 +115,35 @@ def _caller(depth: int) -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
-Loader = Callable[["Registry[Any]"], None]
+#: A loader: a function called with the registry, or its ``"module:function"`` path
+#: (imported only when the registry is first used).
+Loader = Callable[["Registry[Any]"], None] | str
+
+
+def _load_spec(spec: str) -> Callable[[Registry[Any]], None]:
+    module, _, attr = spec.partition(":")
+    fn: Callable[[Registry[Any]], None] = getattr(importlib.import_module(module), attr)
+    return fn
 
 
 @dataclass
 class _State:
     entries: dict[str, Entry[Any] | _Pending] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
-    generated: dict[str, type[Any]] = field(default_factory=dict)
     loaded: bool = False
+    loading: bool = False
     version: int = 0  # bumped on every change, so indexes over entries can be cached
+    by_target: dict[int, str] = field(default_factory=dict)
+    by_target_version: int = -1
 
 
 class Registry(Generic[R]):
     """A named collection of components that build objects of type ``R``.
 
     A registry maps names (and aliases) to targets: classes or factory functions.
-    Every entry can be listed, looked up, built, and turned into a structured config;
-    each registry is also a Hydra config group (see :func:`pbgml.config.store_registries`).
+    Every entry can be listed, looked up and built; the config layer turns an entry
+    into a structured config (:func:`pbgml.configs.config_for`) and each of pbgml's
+    registries into a Hydra config group (:func:`pbgml.hydra.store_registries`).
     It is the allowlist :func:`pbgml.instantiate` checks targets against, so it never
     falls back to importing an arbitrary dotted path.
 
@@ -145,7 +158,8 @@ class Registry(Generic[R]):
     exclude
         Parameters left out of generated configs because they are supplied later.
     loaders
-        Functions run once, on first use, that fill the registry (lazy catalogues).
+        Functions run once, on first use, that fill the registry (lazy catalogues),
+        or their ``"module:function"`` paths, imported only then.
     meta
         Config keys of this group, with their defaults, that are not arguments of the
         target but settings for pbgml (an optimizer's ``param_groups``, a scheduler's
@@ -155,6 +169,12 @@ class Registry(Generic[R]):
     finalize
         ``"module:function"`` called as ``function(obj, **meta)`` after a config of
         this group is built; its result is what instantiation returns.
+    homes
+        Module prefixes of the objects the loaders register (``"torch.optim"``): a
+        dotted ``_target_`` under one of them is looked up in this registry.
+    plugins
+        Whether third-party ``pbgml.plugins`` entry points of this group are added
+        (pbgml's own registries; not a registry of the user's own).
 
     Examples
     --------
@@ -178,13 +198,17 @@ class Registry(Generic[R]):
         loaders: Sequence[Loader] = (),
         meta: Mapping[str, Any] | None = None,
         finalize: str | None = None,
+        homes: Sequence[str] = (),
+        plugins: bool = False,
     ) -> None:
         self.group = group
         self.partial = partial
         self.exclude: tuple[str, ...] = tuple(exclude)
         self.meta: dict[str, Any] = dict(meta or {})
         self.finalize = finalize
+        self.homes: tuple[str, ...] = tuple(homes)
         self._loaders: tuple[Loader, ...] = tuple(loaders)
+        self._plugins = plugins
         self._state = _State()
 
     def __repr__(self) -> str:
@@ -196,11 +220,33 @@ class Registry(Generic[R]):
         if state.loaded:
             return
         state.loaded = True
-        for loader in self._loaders:
-            loader(self)
-        from pbgml import _plugins  # local: plugins are discovered on first use
+        state.loading = True
+        try:
+            for loader in self._loaders:
+                (_load_spec(loader) if isinstance(loader, str) else loader)(self)
+        finally:
+            state.loading = False
+        if self._plugins:
+            for name, spec, dist in _plugins.lazy_entries(self.group):
+                problem = self._add_pending(name, spec, dist)
+                if problem:
+                    _plugins.warn(dist, f"{self.group}.{name} = {spec}", problem)
+            _plugins.run_eager_hooks()
 
-        _plugins.discover()
+    @property
+    def loaded(self) -> bool:
+        """Whether the loaders have run (the registry was used).
+
+        Examples
+        --------
+        >>> from pbgml import Registry
+        >>> reg: Registry[object] = Registry("demo", loaders=["pbgml._torch_catalog:torch_optimizers"])
+        >>> reg.loaded
+        False
+        >>> "sgd" in reg, reg.loaded
+        (True, True)
+        """
+        return self._state.loaded
 
     # -- registration ----------------------------------------------------------
     @overload
@@ -348,6 +394,8 @@ class Registry(Generic[R]):
         )
         clashes = {c for c in (name, *aliases) if self._taken_by(c) not in (None, name)}
         existing = state.entries.get(name)
+        if isinstance(existing, Entry) and existing.target is target:
+            return  # the same object under the same name again (a re-run loader): a no-op
         replacing_pending = isinstance(existing, _Pending) and existing.origin == entry.origin
         if (existing is not None and not replacing_pending) or clashes:
             if not overwrite:
@@ -369,7 +417,6 @@ class Registry(Generic[R]):
             if existing is not None:
                 self._drop(name)
         state.entries[name] = entry
-        state.generated.pop(name, None)
         for alias in aliases:
             state.aliases[alias] = name
         state.version += 1
@@ -396,7 +443,6 @@ class Registry(Generic[R]):
     def _drop(self, name: str) -> None:
         state = self._state
         state.entries.pop(name, None)
-        state.generated.pop(name, None)
         state.version += 1
         for alias in [a for a, n in state.aliases.items() if n == name]:
             del state.aliases[alias]
@@ -428,8 +474,8 @@ class Registry(Generic[R]):
         Examples
         --------
         >>> import pbgml
-        >>> pbgml.registry.loss.resolve("CrossEntropyLoss")
-        'cross_entropy'
+        >>> pbgml.registry.loss.resolve("MSELoss")
+        'mse'
         """
         self._ensure_loaded()
         if not isinstance(name, str):
@@ -443,11 +489,10 @@ class Registry(Generic[R]):
         if canonical is not None:
             return canonical
         known = [*self._state.entries, *self._state.aliases]
-        hint = did_you_mean(name, known)
-        suggestion = hint[len(" Did you mean '") : -2] if hint else None
-        if suggestion is not None:  # suggest the canonical name, not an alias
-            suggestion = self._taken_by(suggestion)
-            hint = f" Did you mean {suggestion!r}?"
+        hits = closest(name, known)
+        # suggest the canonical name, not an alias
+        suggestion = self._taken_by(hits[0]) if hits else None
+        hint = f" Did you mean {suggestion!r}?" if suggestion else ""
         message = (
             f"Unknown {self.group} {name!r}.{hint} {format_choices(name, self._state.entries)}"
         )
@@ -510,42 +555,48 @@ class Registry(Generic[R]):
         """
         return self.entry(name).target
 
-    def config(self, name: str) -> type[Any]:
-        """Return the entry's structured-config class.
+    def find(self, target: object) -> Entry[R] | None:
+        """Return the entry whose target *is* ``target`` (by identity), or ``None``.
 
-        That is the explicit class given at registration when there is one, else a
-        config generated (once, then cached) from the target's full signature with
-        hydra-zen's ``builds``; partial for partial groups, without the excluded
-        parameters.
+        Plugin entries that were not imported yet are not searched.
+
+        Examples
+        --------
+        >>> import torch, pbgml
+        >>> pbgml.registry.optimizer.find(torch.optim.SGD).name
+        'sgd'
+        >>> pbgml.registry.optimizer.find(print) is None
+        True
+        """
+        self._ensure_loaded()
+        state = self._state
+        if state.by_target_version != state.version:
+            state.by_target = {}
+            for item in state.entries.values():
+                if isinstance(item, Entry):
+                    state.by_target.setdefault(id(item.target), item.name)
+            state.by_target_version = state.version
+        name = state.by_target.get(id(target))
+        if name is None:
+            return None
+        found = state.entries[name]
+        return found if isinstance(found, Entry) and found.target is target else None
+
+    def pending_origins(self) -> dict[str, str]:
+        """Plugin entries not imported yet: their dotted origin path -> name.
 
         Examples
         --------
         >>> import pbgml
-        >>> from omegaconf import OmegaConf
-        >>> pbgml.registry.optimizer.config("sgd").__name__
-        'SGDConf'
-        >>> cfg = OmegaConf.structured(pbgml.registry.optimizer.config("radam"))
-        >>> cfg._target_, cfg._partial_, cfg.lr
-        ('torch.optim.RAdam', True, 0.001)
+        >>> pbgml.registry.loss.pending_origins()
+        {}
         """
-        entry = self.entry(name)
-        if entry.config is not None:
-            return entry.config
-        state = self._state
-        cached = state.generated.get(entry.name)
-        if cached is None:
-            from pbgml._catalog import public_path
-            from pbgml.configs import typed_config_for
-
-            cached = typed_config_for(public_path(entry.target))
-            if cached is None:
-                from pbgml.config._generate import config_from_signature
-
-                cached = config_from_signature(
-                    entry.target, partial=self.partial, exclude=self.exclude, meta=self.meta
-                )
-            state.generated[entry.name] = cached
-        return cached
+        self._ensure_loaded()
+        return {
+            item.origin: item.name
+            for item in self._state.entries.values()
+            if isinstance(item, _Pending)
+        }
 
     def build(self, name: str, /, *args: Any, **kwargs: Any) -> R:
         """Build the component registered under ``name`` with the given arguments.

@@ -1,10 +1,10 @@
 """Losses: torch's weighted losses that read weights from YAML, focal loss, weighted sums.
 
-Plain PyTorch, no Hydra. Every ``torch.nn`` loss is registered in
-:data:`pbgml.registry.loss` already; this module replaces ``cross_entropy``,
-``nll`` and ``bce_with_logits`` by subclasses whose ``weight`` / ``pos_weight``
-may be a list of floats (what a YAML file holds) as well as a tensor, and adds
-``focal`` and ``weighted_sum``.
+Plain PyTorch, no Hydra. Every ``torch.nn`` loss is in :data:`pbgml.registry.loss`;
+the short names ``cross_entropy``, ``nll`` and ``bce_with_logits`` are this module's
+subclasses, whose ``weight`` / ``pos_weight`` may be a list of floats (what a YAML
+file holds) as well as a tensor (torch's own classes stay registered under their
+class names, ``CrossEntropyLoss``...). It adds ``focal`` and ``weighted_sum``.
 
 Examples
 --------
@@ -20,14 +20,16 @@ tensor([1., 3.])
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
-from pbgml import registry
 from pbgml._errors import PbgmlError, did_you_mean
+
+if TYPE_CHECKING:
+    from pbgml._registry import Registry
 
 __all__ = [
     "BCEWithLogitsLoss",
@@ -415,19 +417,12 @@ class WeightedSumLoss(nn.Module):
         return f"weights={self.weights}"
 
 
-registry.loss.register(
-    CrossEntropyLoss, name="cross_entropy", aliases=["CrossEntropyLoss"], overwrite=True
-)
-registry.loss.register(NLLLoss, name="nll", aliases=["NLLLoss"], overwrite=True)
-registry.loss.register(
-    BCEWithLogitsLoss, name="bce_with_logits", aliases=["BCEWithLogitsLoss"], overwrite=True
-)
-# torch's own classes stay registered, and so allowed as a ``_target_``, under torch_<name>
-for _name, _cls in (
-    ("cross_entropy", torch.nn.CrossEntropyLoss),
-    ("nll", torch.nn.NLLLoss),
-    ("bce_with_logits", torch.nn.BCEWithLogitsLoss),
-):
-    registry.loss.register(_cls, name=f"torch_{_name}", doc=f"torch.nn.{_cls.__name__} itself.")
-registry.loss.register(FocalLoss, name="focal", aliases=["FocalLoss"])
-registry.loss.register(WeightedSumLoss, name="weighted_sum", aliases=["WeightedSumLoss"])
+def _load(reg: Registry[Any]) -> None:
+    """Loader of the ``loss`` group: pbgml's losses (run before torch's catalogue, so the
+    short names ``cross_entropy``, ``nll`` and ``bce_with_logits`` are pbgml's classes;
+    torch's stay registered under their class names, ``CrossEntropyLoss``...)."""
+    reg.register(CrossEntropyLoss, name="cross_entropy")
+    reg.register(NLLLoss, name="nll")
+    reg.register(BCEWithLogitsLoss, name="bce_with_logits")
+    reg.register(FocalLoss, name="focal", aliases=["FocalLoss"])
+    reg.register(WeightedSumLoss, name="weighted_sum", aliases=["WeightedSumLoss"])

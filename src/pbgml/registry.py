@@ -1,25 +1,29 @@
-"""pbgml's registries, one per config group.
+"""pbgml's registries, one per group of :data:`pbgml._groups.GROUPS`.
 
-Each registry is a :class:`~pbgml.Registry` and also a Hydra config group of the same
-name: ``pbgml.registry.optimizer`` holds every ``torch.optim`` optimizer (filled on
-first use) and is selected on the command line as ``optimizer=adamw``.
+Each registry is a :class:`~pbgml.Registry`; the groups that fill an experiment field
+are also Hydra config groups named after that field: ``pbgml.registry.optimizer``
+holds every ``torch.optim`` optimizer (filled on first use) and is selected on the
+command line as ``optimizer=adamw``; ``pbgml.registry.metric`` fills ``metrics``.
+
+A registry is filled by its group's loaders the first time it is used, and only
+then: importing a component module registers nothing, and using the optimizers
+never imports the metrics (nor torchmetrics).
 
 Examples
 --------
 >>> from pbgml import registry
->>> "adamw" in registry.optimizer and "CrossEntropyLoss" in registry.loss
+>>> "adamw" in registry.optimizer and "mse" in registry.loss
 True
->>> sorted(registry.groups())[:4]
-['callback', 'data', 'layer', 'logger']
+>>> list(registry.groups())[:4]
+['layer', 'model', 'loss', 'optimizer']
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
-from pbgml import _catalog
-from pbgml._registry import Entry, Loader, Registry
+from pbgml._groups import GROUPS, GroupSpec
+from pbgml._registry import Entry, Registry
 
 if TYPE_CHECKING:
     import torch
@@ -42,62 +46,47 @@ __all__ = [
 ]
 
 
-def _modules(*names: str) -> Loader:
-    """A loader that imports pbgml's own modules, which register themselves."""
+def _make(spec: GroupSpec) -> Registry[Any]:
+    return Registry(
+        spec.name,
+        partial=spec.partial,
+        exclude=spec.later,
+        loaders=spec.loaders,
+        meta=spec.meta,
+        finalize=spec.finalize,
+        homes=spec.homes,
+        plugins=True,
+    )
 
-    def load(reg: Registry[Any]) -> None:
-        for name in names:
-            importlib.import_module(name)
 
-    load.__qualname__ = f"import {', '.join(names)}"
-    return load
-
+_ALL: dict[str, Registry[Any]] = {name: _make(spec) for name, spec in GROUPS.items()}
 
 #: Building blocks: every ``torch.nn`` module that is not a loss, plus pbgml's layers.
-layer: Registry[torch.nn.Module] = Registry(
-    "layer", loaders=[_catalog.torch_layers, _modules("pbgml.nn")]
-)
-#: Whole networks (pbgml's models, and the user's own).
-model: Registry[torch.nn.Module] = Registry("model", loaders=[_modules("pbgml.nn")])
-#: Every ``torch.nn`` loss (``cross_entropy``, ``mse``, ...), plus pbgml's and the user's.
-loss: Registry[torch.nn.Module] = Registry(
-    "loss", loaders=[_catalog.torch_losses, _modules("pbgml.losses")]
-)
+layer: Registry[torch.nn.Module] = _ALL["layer"]
+#: Whole networks (pbgml's models, torchvision's when installed, the user's own).
+model: Registry[torch.nn.Module] = _ALL["model"]
+#: Every ``torch.nn`` loss (``mse``, ...), plus pbgml's (``cross_entropy``, ``focal``).
+loss: Registry[torch.nn.Module] = _ALL["loss"]
 #: Every ``torch.optim`` optimizer; configs are partial, ``params`` comes later.
-optimizer: Registry[torch.optim.Optimizer] = Registry(
-    "optimizer",
-    partial=True,
-    exclude=["params"],
-    loaders=[_catalog.torch_optimizers, _modules("pbgml.optim")],
-    # "default": the optimizer's own default groups (AdamW: no decay on biases and norms)
-    meta={"param_groups": "default"},
-    finalize="pbgml.optim:finalize_optimizer",
-)
+optimizer: Registry[torch.optim.Optimizer] = _ALL["optimizer"]
 #: Every ``torch.optim.lr_scheduler`` scheduler; partial, ``optimizer`` comes later.
-scheduler: Registry[Any] = Registry(
-    "scheduler",
-    partial=True,
-    exclude=["optimizer"],
-    loaders=[_catalog.torch_schedulers, _modules("pbgml.optim")],
-    meta={"interval": "epoch", "frequency": 1, "monitor": None},
-    finalize="pbgml.optim:finalize_scheduler",
-)
-#: Metrics computed during validation and test.
-metric: Registry[Any] = Registry("metric", loaders=[_modules("pbgml.metrics")])
+scheduler: Registry[Any] = _ALL["scheduler"]
+#: Metrics computed during validation and test (the experiment's ``metrics``).
+metric: Registry[Any] = _ALL["metric"]
 #: Data modules and datasets.
-data: Registry[Any] = Registry("data", loaders=[_modules("pbgml.data")])
+data: Registry[Any] = _ALL["data"]
 #: Sample transforms (to-tensor, normalize presets, crops, flips), composed from config.
-transform: Registry[Any] = Registry("transform", loaders=[_modules("pbgml.data")])
+transform: Registry[Any] = _ALL["transform"]
 #: Step logic (classification, regression, the user's own ``Task``).
-task: Registry[Any] = Registry("task")
-#: Trainer callbacks (checkpointing, early stopping, ...).
-callback: Registry[Any] = Registry("callback")
-#: Experiment loggers (CSV, TensorBoard, ...).
-logger: Registry[Any] = Registry("logger")
+task: Registry[Any] = _ALL["task"]
+#: Trainer callbacks (the experiment's ``callbacks``: checkpointing, early stopping, ...).
+callback: Registry[Any] = _ALL["callback"]
+#: Experiment loggers (CSV, TensorBoard, MLflow).
+logger: Registry[Any] = _ALL["logger"]
 
 
 def groups() -> dict[str, Registry[Any]]:
-    """Return every registry by group name.
+    """Return every registry by group name, in the table's order.
 
     Examples
     --------
@@ -105,19 +94,4 @@ def groups() -> dict[str, Registry[Any]]:
     >>> registry.groups()["optimizer"] is registry.optimizer
     True
     """
-    return {
-        reg.group: reg
-        for reg in (
-            layer,
-            model,
-            loss,
-            optimizer,
-            scheduler,
-            metric,
-            data,
-            transform,
-            task,
-            callback,
-            logger,
-        )
-    }
+    return dict(_ALL)

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 import pbgml
 from pbgml import ConfigError, registry
-from pbgml.configs import AdamWConf, SGDConf, StepLRConf
+from pbgml.configs import AdamWConf, SGDConf, StepLRConf, config_for
 
 
 def problems(cfg: Any, **kw: Any) -> list[pbgml.ConfigIssue]:
@@ -215,7 +215,7 @@ def test_check_of_every_registered_config() -> None:
     """Every entry's config passes check once its required fields are filled."""
     for group, reg in registry.groups().items():
         for name in reg.names():
-            node = OmegaConf.structured(reg.config(name))
+            node = OmegaConf.structured(config_for(group, name))
             missing = [
                 k for k in node if not str(k).startswith("_") and OmegaConf.is_missing(node, k)
             ]

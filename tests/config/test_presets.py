@@ -7,8 +7,8 @@ import torch
 from omegaconf import OmegaConf
 
 import pbgml
-from pbgml.config import presets
 from pbgml.configs import ExperimentConf
+from pbgml.hydra import presets
 
 PRESETS = presets()
 

@@ -11,14 +11,14 @@ from omegaconf import OmegaConf
 
 import pbgml
 from pbgml import ConfigError, registry
-from pbgml.configs import AdamWConf, ExperimentConf, SGDConf, TrainerConf
+from pbgml.configs import AdamWConf, ExperimentConf, SGDConf, TrainerConf, config_for
 
 ALL_ENTRIES = [(g, n) for g, reg in registry.groups().items() for n in reg.names()]
 
 
 @pytest.mark.parametrize(("group", "name"), ALL_ENTRIES, ids=str)
 def test_every_registered_config_round_trips(group: str, name: str) -> None:
-    conf = registry.groups()[group].config(name)
+    conf = config_for(group, name)
     text = pbgml.to_yaml(conf)
     again = pbgml.load_yaml(text)
     assert again == OmegaConf.structured(conf)

@@ -16,6 +16,7 @@ from pbgml.configs import (
     RandomCropConf,
     RandomHorizontalFlipConf,
     ToTensorConf,
+    config_for,
 )
 from pbgml.data import (
     Compose,
@@ -57,7 +58,7 @@ FACTORIES = {
 def test_factories_are_registered_with_their_typed_config(name: str) -> None:
     factory, conf = FACTORIES[name]
     assert registry.data.get(name) is factory
-    assert registry.data.config(name) is conf
+    assert config_for("data", name) is conf
     assert conf.__dataclass_fields__["_target_"].default == f"pbgml.data.{name}"
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from pbgml.data import DataError, DataNotFoundError, ImageFolder, OptionalDependencyError, ToTensor
+from pbgml.data import DataError, DataNotFoundError, ImageFolder, MissingExtraError, ToTensor
 
 
 def _tree(root: Path) -> Path:
@@ -68,7 +68,7 @@ def test_pil_images_without_pillow_name_the_extra(
     monkeypatch.setitem(sys.modules, "PIL", None)
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "0.png").write_bytes(b"\x89PNG")
-    with pytest.raises(OptionalDependencyError, match=r"pip install pbgml\[vision\]") as info:
+    with pytest.raises(MissingExtraError, match=r"pip install pbgml\[vision\]") as info:
         ImageFolder(str(tmp_path))
     assert "Pillow" in str(info.value)
     assert isinstance(info.value, ImportError)

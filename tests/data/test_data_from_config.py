@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 
 import pbgml
 from pbgml import registry
+from pbgml.configs import config_for
 
 
 def _files(
@@ -60,7 +61,7 @@ def test_file_data_builds_from_config(
     name: str, tmp_path: Path, cifar10_root: Path, cifar100_root: Path, write_mnist: Any
 ) -> None:
     values = _files(tmp_path, cifar10_root, cifar100_root, write_mnist)[name]
-    node = OmegaConf.structured(registry.data.config(name))
+    node = OmegaConf.structured(config_for("data", name))
     for key, value in values.items():
         node[key] = value
     text = pbgml.to_yaml(node)

@@ -12,7 +12,7 @@ from pbgml.data import (
     DataError,
     DataNotFoundError,
     Digits,
-    OptionalDependencyError,
+    MissingExtraError,
     SyntheticClassification,
     SyntheticRegression,
     TensorFileDataset,
@@ -40,7 +40,7 @@ def test_digits_is_sklearns_real_data() -> None:
 
 def test_digits_without_sklearn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    with pytest.raises(OptionalDependencyError, match=r"pip install pbgml\[sklearn\]") as info:
+    with pytest.raises(MissingExtraError, match=r"pip install pbgml\[sklearn\]") as info:
         Digits()
     assert isinstance(info.value, ImportError)
     assert "scikit-learn" in str(info.value)

@@ -21,6 +21,7 @@ from pbgml.configs import (
     RandomCropConf,
     RandomHorizontalFlipConf,
     ToTensorConf,
+    config_for,
 )
 from pbgml.data import (
     NORMALIZE_PRESETS,
@@ -261,7 +262,7 @@ def test_transforms_are_registered_with_typed_configs() -> None:
     }
     for name, (target, conf) in expected.items():
         assert registry.transform.get(name) is target
-        assert registry.transform.config(name) is conf
+        assert config_for("transform", name) is conf
         assert registry.transform.get(target.__name__) is target  # alias
     built = registry.transform.build("normalize", preset="half")
     assert repr(built) == "Normalize(preset='half')"

@@ -15,6 +15,7 @@ from torch import nn
 
 import pbgml
 from pbgml import registry
+from pbgml.configs import config_for
 from pbgml.nn import ConvBlock, GlobalAvgPool
 
 
@@ -72,7 +73,7 @@ def _pbgml_entries() -> list[tuple[str, str]]:
     for group in ("layer", "model"):
         reg = registry.groups()[group]
         for name in reg.names():
-            if reg.entry(name).origin.startswith("pbgml.nn."):  # not torch_sequential
+            if reg.entry(name).origin.startswith("pbgml.nn."):  # not Sequential
                 found.append((group, name))
     return found
 
@@ -84,10 +85,9 @@ def test_every_pbgml_nn_entry_has_an_example() -> None:
     assert set(ENTRIES) == set(EXAMPLES), "add an Example for each new pbgml.nn entry"
 
 
-def test_sequential_replaces_torch_entry_on_purpose() -> None:
+def test_sequential_short_name_is_pbgml_and_torch_keeps_its_class_name() -> None:
     assert registry.layer.get("sequential") is pbgml.nn.Sequential
-    assert registry.layer.get("Sequential") is pbgml.nn.Sequential
-    assert registry.layer.get("torch_sequential") is nn.Sequential  # still an allowed target
+    assert registry.layer.get("Sequential") is nn.Sequential  # nothing overwritten
     assert registry.layer.get("flatten") is nn.Flatten  # torch's Flatten is kept
 
 
@@ -209,7 +209,7 @@ def _param_count(module: nn.Module) -> int:
 def test_entry_config_round_trips_through_yaml_and_builds(group: str, name: str) -> None:
     reg = registry.groups()[group]
     example = EXAMPLES[group, name]
-    conf = reg.config(name)
+    conf = config_for(group, name)
     node = OmegaConf.structured(conf(**example.config_kwargs()))
     assert node._target_ == f"pbgml.nn.{type(reg.build(name, **example.kwargs)).__name__}"
     again = OmegaConf.create(OmegaConf.to_yaml(node))

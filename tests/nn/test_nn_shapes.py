@@ -7,7 +7,8 @@ from torch import nn
 
 from pbgml import PbgmlError
 from pbgml.configs import LeNetConf, MLPConf
-from pbgml.nn import MLP, LeNet, ShapeMismatchError, SmallCNN, TransformerClassifier, check_input
+from pbgml import check_input  # takes configs as well as modules
+from pbgml.nn import MLP, LeNet, ShapeMismatchError, SmallCNN, TransformerClassifier
 
 
 def test_matching_shapes_return_the_output_shape() -> None:

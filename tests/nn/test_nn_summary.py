@@ -9,6 +9,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
+import pbgml
 from pbgml.configs import LeNetConf, MLPConf
 from pbgml.nn import (
     MLP,
@@ -18,8 +19,11 @@ from pbgml.nn import (
     ModelSummary,
     ShapeMismatchError,
     TransformerClassifier,
-    summary,
 )
+from pbgml.nn import summary as module_summary
+
+# pbgml.summary takes configs as well as everything pbgml.nn.summary takes
+summary = pbgml.summary
 
 
 def test_lenet_summary() -> None:
@@ -160,3 +164,9 @@ def test_summary_rejects_what_is_not_a_model() -> None:
         summary(lambda: "oops", (3,))
     with pytest.raises(InvalidArgumentError, match=r"batch_size=0 is invalid"):
         summary(LeNet(), (3, 32, 32), batch_size=0)
+
+
+def test_component_summary_refuses_a_config_and_names_the_config_level_function() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"use pbgml\.summary"):
+        module_summary(LeNetConf(), (3, 32, 32))
+    assert module_summary(LeNet(), (3, 32, 32)).num_parameters == summary(LeNetConf(), (3, 32, 32)).num_parameters

@@ -23,6 +23,7 @@ from pbgml.configs import (
     SGDConf,
     StepLRConf,
     TrainerConf,
+    config_for,
 )
 
 # -- typed configs -------------------------------------------------------------------
@@ -54,7 +55,7 @@ assert_type(pbgml.registry.optimizer, Registry[torch.optim.Optimizer])
 assert_type(pbgml.registry.optimizer.build("sgd", []), torch.optim.Optimizer)
 assert_type(pbgml.registry.loss.get("mse"), Callable[..., torch.nn.Module])
 assert_type(pbgml.registry.loss.entry("mse"), Entry[torch.nn.Module])
-assert_type(pbgml.registry.loss.config("mse"), type[Any])
+assert_type(config_for("loss", "mse"), type[Any])
 assert_type(pbgml.registry.loss.names(), list[str])
 
 

@@ -6,7 +6,7 @@ them; a hidden ``_target_`` (and ``_partial_``) field makes it a Hydra structure
 config. Keyword-only: ``AdamWConf(lr=3e-3)``.
 
 Components without a hand-written class get one generated from their signature:
-``pbgml.registry.optimizer.config("radam")``.
+``pbgml.configs.config_for("optimizer", "radam")``.
 
 Examples
 --------
@@ -39,10 +39,12 @@ from pbgml.configs import _components, _core, _data, _nn
 from pbgml.configs._components import *  # noqa: F403
 from pbgml.configs._core import *  # noqa: F403
 from pbgml.configs._data import *  # noqa: F403
+from pbgml._config._generate import config_from_signature
 from pbgml.configs._index import typed_config_for
+from pbgml.configs._lookup import config_for
 from pbgml.configs._nn import *  # noqa: F403
 
-__all__ = ["typed_config_for"]
+__all__ = ["config_for", "config_from_signature", "typed_config_for"]
 __all__ += _core.__all__
 __all__ += _nn.__all__
 __all__ += _components.__all__

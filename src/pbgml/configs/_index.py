@@ -10,13 +10,14 @@ __all__ = ["typed_config_for"]
 
 @functools.cache
 def _index() -> dict[str, type[Any]]:
-    from pbgml import configs
-    from pbgml.configs._core import ComponentConf
+    from pbgml.configs import _components, _core, _data, _nn
 
     found: dict[str, type[Any]] = {}
-    for name in configs.__all__:
-        obj = getattr(configs, name, None)
-        if isinstance(obj, type) and issubclass(obj, ComponentConf):
+    for module in (_core, _nn, _components, _data):
+        for name in module.__all__:
+            obj = getattr(module, name, None)
+            if not (isinstance(obj, type) and issubclass(obj, _core.ComponentConf)):
+                continue
             default = obj.__dataclass_fields__["_target_"].default
             if isinstance(default, str) and default:
                 found.setdefault(default, obj)

@@ -1,6 +1,6 @@
 """pbgml.data: data modules, datasets and transforms (plain PyTorch, no Hydra).
 
-Importing this package registers its components: the ready data modules
+The ``data`` and ``transform`` registries load its components on first use: the ready data modules
 (``cifar10``, ``digits``, ...), :class:`DataModule` itself (``datamodule``) and the
 datasets (``cifar10_dataset``, ...) in :data:`pbgml.registry.data`, and the
 transforms (``to_tensor``, ``normalize``, ...) in :data:`pbgml.registry.transform`.
@@ -18,9 +18,10 @@ Normalize(preset='half')
 
 from __future__ import annotations
 
-from pbgml import registry as _registry
+from typing import TYPE_CHECKING, Any
+
 from pbgml.data._datasets import ArrayDataset, SyntheticClassification, SyntheticRegression
-from pbgml.data._errors import DataError, DataNotFoundError, OptionalDependencyError
+from pbgml.data._errors import DataError, DataNotFoundError, MissingExtraError
 from pbgml.data._factories import (
     cifar10,
     cifar100,
@@ -65,7 +66,7 @@ __all__ = [
     "FashionMNIST",
     "ImageFolder",
     "Normalize",
-    "OptionalDependencyError",
+    "MissingExtraError",
     "RandomCrop",
     "RandomHorizontalFlip",
     "SyntheticClassification",
@@ -89,47 +90,57 @@ __all__ = [
 ]
 
 
-def _register() -> None:
-    data, transform = _registry.data, _registry.transform
-    factories = (
-        cifar10,
-        cifar100,
-        mnist,
-        fashion_mnist,
-        digits,
-        synthetic_classification,
-        synthetic_regression,
-        tensor_file,
-        csv,
-        image_folder,
-    )
-    for factory in factories:
-        data.register(factory, name=factory.__name__)
-    data.register(DataModule, name="datamodule", aliases=["DataModule"])
-    datasets = {
-        "cifar10": CIFAR10,
-        "cifar100": CIFAR100,
-        "mnist": MNIST,
-        "fashion_mnist": FashionMNIST,
-        "digits": Digits,
-        "synthetic_classification": SyntheticClassification,
-        "synthetic_regression": SyntheticRegression,
-        "tensor_file": TensorFileDataset,
-        "csv": CSVDataset,
-        "image_folder": ImageFolder,
-    }
-    for name, cls in datasets.items():
-        data.register(cls, name=f"{name}_dataset")
-    transforms = {
-        "to_tensor": ToTensor,
-        "normalize": Normalize,
-        "random_crop": RandomCrop,
-        "random_horizontal_flip": RandomHorizontalFlip,
-        "compose": Compose,
-    }
-    for name, target in transforms.items():
-        transform.register(target, name=name, aliases=[target.__name__])
-    register_torchvision(transform)
+if TYPE_CHECKING:
+    from pbgml._registry import Registry
+
+_FACTORIES = (
+    cifar10,
+    cifar100,
+    mnist,
+    fashion_mnist,
+    digits,
+    synthetic_classification,
+    synthetic_regression,
+    tensor_file,
+    csv,
+    image_folder,
+)
+_DATASETS = {
+    "cifar10": CIFAR10,
+    "cifar100": CIFAR100,
+    "mnist": MNIST,
+    "fashion_mnist": FashionMNIST,
+    "digits": Digits,
+    "synthetic_classification": SyntheticClassification,
+    "synthetic_regression": SyntheticRegression,
+    "tensor_file": TensorFileDataset,
+    "csv": CSVDataset,
+    "image_folder": ImageFolder,
+}
+_TRANSFORMS = {
+    "to_tensor": ToTensor,
+    "normalize": Normalize,
+    "random_crop": RandomCrop,
+    "random_horizontal_flip": RandomHorizontalFlip,
+    "compose": Compose,
+}
 
 
-_register()
+def _load_data(reg: Registry[Any]) -> None:
+    """Loader of the ``data`` group: the ready data modules, ``datamodule`` and datasets."""
+    for factory in _FACTORIES:
+        reg.register(factory, name=factory.__name__)
+    reg.register(DataModule, name="datamodule", aliases=["DataModule"])
+    for name, cls in _DATASETS.items():
+        reg.register(cls, name=f"{name}_dataset")
+
+
+def _load_transforms(reg: Registry[Any]) -> None:
+    """Loader of the ``transform`` group: pbgml's transforms."""
+    for name, target in _TRANSFORMS.items():
+        reg.register(target, name=name, aliases=[target.__name__])
+
+
+def _load_torchvision_transforms(reg: Registry[Any]) -> None:
+    """Loader of the ``transform`` group: torchvision's v2 transforms, when installed."""
+    register_torchvision(reg)

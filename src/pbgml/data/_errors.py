@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import os
-from types import ModuleType
 
-from pbgml._errors import PbgmlError
+from pbgml._errors import ArgumentError, MissingExtraError, require
 
-__all__ = ["DataError", "DataNotFoundError", "OptionalDependencyError"]
+__all__ = ["DataError", "DataNotFoundError", "MissingExtraError", "require"]
 
 
-class DataError(PbgmlError, ValueError):
+class DataError(ArgumentError):
     """A data file is malformed, or a data argument has a bad value.
 
     The message names the argument (``root``, ``val_split``...), the value and
@@ -32,13 +30,8 @@ class DataError(PbgmlError, ValueError):
     def __init__(
         self, message: str, *, path: str | os.PathLike[str] | None = None, param: str | None = None
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, param=param)
         self.path = None if path is None else os.fspath(path)
-        self.param = param
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class DataNotFoundError(DataError, FileNotFoundError):
@@ -53,30 +46,6 @@ class DataNotFoundError(DataError, FileNotFoundError):
     ...     print(isinstance(err, DataNotFoundError), err.param)
     True root
     """
-
-
-class OptionalDependencyError(PbgmlError, ImportError):
-    """An optional dependency is needed; the message names the pbgml extra to install.
-
-    Examples
-    --------
-    >>> from pbgml.data import OptionalDependencyError
-    >>> issubclass(OptionalDependencyError, ImportError)
-    True
-    """
-
-
-def require(module: str, *, extra: str | None, purpose: str) -> ModuleType:
-    """Import an optional module, or raise :class:`OptionalDependencyError` naming the extra."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        top = module.partition(".")[0]
-        package = {"sklearn": "scikit-learn", "PIL": "Pillow"}.get(top, top)
-        install = f"pbgml[{extra}]" if extra else package
-        raise OptionalDependencyError(
-            f"{purpose} requires {package}: pip install {install}"
-        ) from err
 
 
 def missing(

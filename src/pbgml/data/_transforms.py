@@ -428,7 +428,7 @@ def register_torchvision(reg: Any, module: ModuleType | None = None) -> list[str
     :class:`~pbgml.PluginWarning` naming the error and registers nothing, so
     ``pbgml.data`` still imports.
     """
-    from pbgml._catalog import snake_case
+    from pbgml._names import snake_case
 
     if module is None:
         try:

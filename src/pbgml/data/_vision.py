@@ -18,7 +18,7 @@ import torch
 
 from pbgml._errors import did_you_mean
 from pbgml.data._datasets import ArrayDataset
-from pbgml.data._errors import DataError, OptionalDependencyError, malformed, missing
+from pbgml.data._errors import DataError, MissingExtraError, malformed, missing
 from pbgml.data._transforms import Transform
 
 __all__ = ["CIFAR10", "CIFAR100", "MNIST", "FashionMNIST", "read_idx"]
@@ -59,7 +59,7 @@ def _unpickle(path: Path, param: str, value: object) -> dict[bytes, Any]:
         with path.open("rb") as file:
             obj = _ArraysOnlyUnpickler(file, encoding="bytes").load()
     except ImportError as err:
-        raise OptionalDependencyError(
+        raise MissingExtraError(
             f"reading the CIFAR python batches in {path.parent} requires numpy: pip install numpy"
         ) from err
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:

@@ -20,7 +20,9 @@ tensor(0.5000)
 
 from __future__ import annotations
 
-from pbgml import registry
+from typing import TYPE_CHECKING, Any
+
+from pbgml._errors import MissingExtraError
 from pbgml.metrics._base import Metric, MetricError
 from pbgml.metrics._classification import (
     AVERAGES,
@@ -34,8 +36,7 @@ from pbgml.metrics._classification import (
 from pbgml.metrics._regression import MeanAbsoluteError, MeanSquaredError
 from pbgml.metrics._torchmetrics import (
     TORCHMETRICS_CLASSES,
-    MissingExtraError,
-    _register_if_installed,
+    _load_torchmetrics,
     register_torchmetrics,
 )
 
@@ -56,13 +57,17 @@ __all__ = [
     "register_torchmetrics",
 ]
 
-registry.metric.register(Accuracy, name="accuracy", aliases=["Accuracy"])
-registry.metric.register(PerClassAccuracy, name="per_class_accuracy", aliases=["PerClassAccuracy"])
-registry.metric.register(Precision, name="precision", aliases=["Precision"])
-registry.metric.register(Recall, name="recall", aliases=["Recall"])
-registry.metric.register(F1Score, name="f1_score", aliases=["F1Score", "f1"])
-registry.metric.register(ConfusionMatrix, name="confusion_matrix", aliases=["ConfusionMatrix"])
-registry.metric.register(MeanSquaredError, name="mse", aliases=["MeanSquaredError"])
-registry.metric.register(MeanAbsoluteError, name="mae", aliases=["MeanAbsoluteError"])
+if TYPE_CHECKING:
+    from pbgml._registry import Registry
 
-_register_if_installed(registry.metric)
+
+def _load(reg: Registry[Any]) -> None:
+    """Loader of the ``metric`` group: pbgml's metrics."""
+    reg.register(Accuracy, name="accuracy", aliases=["Accuracy"])
+    reg.register(PerClassAccuracy, name="per_class_accuracy", aliases=["PerClassAccuracy"])
+    reg.register(Precision, name="precision", aliases=["Precision"])
+    reg.register(Recall, name="recall", aliases=["Recall"])
+    reg.register(F1Score, name="f1_score", aliases=["F1Score", "f1"])
+    reg.register(ConfusionMatrix, name="confusion_matrix", aliases=["ConfusionMatrix"])
+    reg.register(MeanSquaredError, name="mse", aliases=["MeanSquaredError"])
+    reg.register(MeanAbsoluteError, name="mae", aliases=["MeanAbsoluteError"])

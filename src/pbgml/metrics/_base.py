@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from pbgml._errors import PbgmlError
+from pbgml._errors import ArgumentError
 
 __all__ = ["Metric", "MetricError"]
 
@@ -15,7 +15,7 @@ _ALREADY_SYNCED = (
 )
 
 
-class MetricError(PbgmlError, ValueError):
+class MetricError(ArgumentError):
     """A metric got inputs of the wrong shape, type or range, or a bad argument.
 
     Examples

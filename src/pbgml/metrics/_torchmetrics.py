@@ -6,11 +6,13 @@ import importlib
 import importlib.util
 from typing import Any
 
-from pbgml._catalog import snake_case
-from pbgml._errors import PbgmlError
+import warnings
+
+from pbgml._errors import MissingExtraError, PluginWarning
+from pbgml._names import snake_case
 from pbgml._registry import Registry
 
-__all__ = ["TORCHMETRICS_CLASSES", "MissingExtraError", "register_torchmetrics"]
+__all__ = ["TORCHMETRICS_CLASSES", "register_torchmetrics"]
 
 #: The torchmetrics classes registered as ``torchmetrics_<snake_case name>``.
 TORCHMETRICS_CLASSES = (
@@ -44,23 +46,12 @@ _MISSING = (
 )
 
 
-class MissingExtraError(PbgmlError, ImportError):
-    """An optional dependency is not installed; the message names the extra to install.
-
-    Examples
-    --------
-    >>> from pbgml.metrics import MissingExtraError
-    >>> issubclass(MissingExtraError, ImportError)
-    True
-    """
-
-
 def register_torchmetrics(reg: Registry[Any] | None = None) -> list[str]:
     """Register torchmetrics' classification and regression metrics; return their names.
 
     Each class is registered as ``torchmetrics_<name>`` (``torchmetrics_accuracy``,
-    ``torchmetrics_r2_score``); names already taken are skipped. :mod:`pbgml.metrics`
-    calls it on import when torchmetrics is installed.
+    ``torchmetrics_r2_score``); names already taken are skipped. The ``metric``
+    registry calls it on first use when torchmetrics is installed.
 
     Parameters
     ----------
@@ -91,7 +82,13 @@ def register_torchmetrics(reg: Registry[Any] | None = None) -> list[str]:
         from pbgml import registry
 
         reg = registry.metric
-    module = importlib.import_module("torchmetrics")
+    try:
+        module = importlib.import_module("torchmetrics")
+    except Exception as err:  # installed but broken (built for another torch, say)
+        raise MissingExtraError(
+            f"torchmetrics is installed but failed to import ({type(err).__name__}: {err}); "
+            "reinstall it to match torch: pip install --force-reinstall pbgml[torchmetrics]"
+        ) from err
     names: list[str] = []
     for attr in TORCHMETRICS_CLASSES:
         cls = getattr(module, attr, None)
@@ -103,8 +100,17 @@ def register_torchmetrics(reg: Registry[Any] | None = None) -> list[str]:
     return names
 
 
-def _register_if_installed(reg: Registry[Any]) -> list[str]:
-    """What :mod:`pbgml.metrics` runs on import: register torchmetrics' metrics if installed."""
+def _load_torchmetrics(reg: Registry[Any]) -> list[str]:
+    """Loader of the ``metric`` group: torchmetrics' metrics, when it is installed.
+
+    A torchmetrics that is installed but fails to import (any exception) becomes one
+    :class:`~pbgml.PluginWarning` naming the package and the fix; pbgml's own
+    metrics keep working.
+    """
     if importlib.util.find_spec("torchmetrics") is None:
         return []
-    return register_torchmetrics(reg)
+    try:
+        return register_torchmetrics(reg)
+    except MissingExtraError as err:
+        warnings.warn(PluginWarning(f"torchmetrics' metrics are not registered: {err}"), stacklevel=2)
+        return []

@@ -1,10 +1,10 @@
 """pbgml.nn: layers and models in plain PyTorch, registered in :mod:`pbgml.registry`.
 
-Importing this module registers the layers (``conv_block``, ``residual_block``,
-``sequential``, ``global_avg_pool``) in :data:`pbgml.registry.layer` and the models
-(``mlp``, ``lenet``, ``small_cnn``, ``resnet``, ``transformer_classifier``, and
-torchvision's classifiers as ``tv_<name>`` when torchvision is installed) in
-:data:`pbgml.registry.model`. Nothing here imports Hydra: every component is an
+The ``layer`` group holds the layers (``conv_block``, ``residual_block``,
+``sequential``, ``global_avg_pool``) and the ``model`` group the models (``mlp``,
+``lenet``, ``small_cnn``, ``resnet``, ``transformer_classifier``, and torchvision's
+classifiers as ``tv_<name>`` when torchvision is installed); the registries load
+them on first use (importing this module registers nothing). Nothing here imports Hydra: every component is an
 ordinary :class:`torch.nn.Module`, usable without any config.
 
 Examples
@@ -22,8 +22,16 @@ from __future__ import annotations
 
 from pbgml.nn._activations import get_activation
 from pbgml.nn._errors import InvalidArgumentError, ShapeMismatchError
-from pbgml.nn._layers import MLP, ConvBlock, GlobalAvgPool, ResidualBlock, Sequential
-from pbgml.nn._models import LeNet, ResNet, SmallCNN, TransformerClassifier
+from pbgml.nn._layers import (
+    MLP,
+    ConvBlock,
+    GlobalAvgPool,
+    ResidualBlock,
+    Sequential,
+    _load_layers,
+)
+from pbgml.nn._models import LeNet, ResNet, SmallCNN, TransformerClassifier, _load_models
+from pbgml.nn._models import _register_torchvision as _load_torchvision_models
 from pbgml.nn._shapes import check_input
 from pbgml.nn._summary import LayerSummary, ModelSummary, summary
 

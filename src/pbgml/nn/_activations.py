@@ -9,7 +9,7 @@ from typing import TypeAlias
 from torch import nn
 
 from pbgml import registry
-from pbgml._catalog import public_path, snake_case
+from pbgml._names import public_path, snake_case
 from pbgml._errors import UnknownNameError, closest
 from pbgml.nn._errors import InvalidArgumentError
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pbgml._errors import PbgmlError
+from pbgml._errors import ArgumentError, PbgmlError
 
 __all__ = ["InvalidArgumentError", "ShapeMismatchError"]
 
 
-class InvalidArgumentError(PbgmlError, ValueError):
+class InvalidArgumentError(ArgumentError):
     """A layer or model was given an argument it cannot use.
 
     The message names the component, the argument, the value and what was expected

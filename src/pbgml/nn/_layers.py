@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from pbgml import registry
 from pbgml.nn._activations import ActivationLike, _fresh_activation
 from pbgml.nn._checks import choice, positive_int, positive_ints, probability
 from pbgml.nn._errors import InvalidArgumentError, ShapeMismatchError
+
+if TYPE_CHECKING:
+    from pbgml._registry import Registry
 
 __all__ = [
     "ConvBlock",
@@ -279,10 +282,9 @@ class Sequential(nn.Sequential):
 
     :class:`torch.nn.Sequential` takes its layers as ``*args``, which a config cannot
     spell; this subclass takes one ``layers`` argument, so a network can be written
-    in YAML layer by layer. It is registered as the layer ``sequential`` with
-    ``overwrite=True``, deliberately replacing torch's entry (config
-    :class:`~pbgml.configs.SequentialConf`); torch's stays registered as
-    ``torch_sequential``. Everything else is
+    in YAML layer by layer. It is registered as the layer ``sequential`` (config
+    :class:`~pbgml.configs.SequentialConf`); torch's stays registered under its class
+    name, ``Sequential``. Everything else is
     :class:`torch.nn.Sequential`'s (indexing, slicing, ``append``).
 
     .. code-block:: yaml
@@ -346,15 +348,11 @@ class GlobalAvgPool(nn.Module):
         return torch.flatten(x, 2).mean(dim=2)
 
 
-registry.layer.register(ConvBlock, name="conv_block", aliases=["ConvBlock"])
-registry.layer.register(ResidualBlock, name="residual_block", aliases=["ResidualBlock"])
-registry.layer.register(GlobalAvgPool, name="global_avg_pool", aliases=["GlobalAvgPool"])
-# deliberately replaces torch.nn.Sequential's entry: torch's takes *args, which YAML cannot spell
-registry.layer.register(Sequential, name="sequential", aliases=["Sequential"], overwrite=True)
-# torch's own stays registered (and so allowed as a _target_), under another name
-registry.layer.register(
-    nn.Sequential,
-    name="torch_sequential",
-    doc="torch.nn.Sequential, which takes its layers as *args (see 'sequential').",
-)
-registry.model.register(MLP, name="mlp", aliases=["MLP"])
+def _load_layers(reg: Registry[Any]) -> None:
+    """Loader of the ``layer`` group: pbgml's layers (before torch's catalogue, so the
+    short name ``sequential`` is pbgml's; torch's stays ``Sequential``)."""
+    reg.register(ConvBlock, name="conv_block", aliases=["ConvBlock"])
+    reg.register(ResidualBlock, name="residual_block", aliases=["ResidualBlock"])
+    reg.register(GlobalAvgPool, name="global_avg_pool", aliases=["GlobalAvgPool"])
+    # torch's Sequential takes *args, which YAML cannot spell: the short name is pbgml's
+    reg.register(Sequential, name="sequential")

@@ -14,8 +14,11 @@ from pbgml.nn._errors import InvalidArgumentError
 
 _NOT_A_MODEL = (
     "{key}={value!r} is not a model; expected a torch.nn.Module, a zero-argument callable "
-    "returning one, a registered model name, or a config with a _target_ "
-    "(a config dataclass, a dict or a DictConfig)."
+    "returning one, or a registered model name."
+)
+_A_CONFIG = (
+    "{key} is a config; pbgml.nn works on modules: use pbgml.summary or pbgml.check_input, "
+    "which build a config on the meta device first."
 )
 _NOT_A_MODULE = "{key}: {what} returned {value!r}, not a torch.nn.Module."
 _BAD_SHAPE = "{key}={value!r} is invalid; expected a tuple of positive ints (one sample's shape)."
@@ -32,7 +35,7 @@ def is_config(obj: object) -> bool:
 
 
 def build_on_meta(model: object, *, key: str = "model") -> tuple[nn.Module, object | None]:
-    """Return ``(module, config)``: the model built on the meta device, and its config if any.
+    """Return ``(module, None)``: the model built on the meta device (a name or a callable).
 
     A module is returned as it is (its weights stay where they are: :func:`run_on_meta`
     swaps in meta tensors only for the forward pass).
@@ -47,10 +50,7 @@ def build_on_meta(model: object, *, key: str = "model") -> tuple[nn.Module, obje
             built: object = registry.model.build(model)
             what = f"the model {model!r}"
         elif is_config(model):
-            from pbgml import instantiate
-
-            built = instantiate(model)
-            config, what = model, "instantiating the config"
+            raise InvalidArgumentError(_A_CONFIG.format(key=key))
         elif callable(model):
             built = model()
             what = f"calling {model!r}"

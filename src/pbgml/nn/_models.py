@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from pbgml import registry
 from pbgml._errors import PluginWarning
 from pbgml.nn._activations import ActivationLike
 from pbgml.nn._checks import choice, non_negative_int, positive_int, positive_ints, probability
@@ -390,10 +389,12 @@ def _register_torchvision(reg: Registry[Any]) -> list[str]:
     return added
 
 
-registry.model.register(LeNet, name="lenet", aliases=["LeNet"])
-registry.model.register(SmallCNN, name="small_cnn", aliases=["SmallCNN"])
-registry.model.register(ResNet, name="resnet", aliases=["ResNet"])
-registry.model.register(
-    TransformerClassifier, name="transformer_classifier", aliases=["TransformerClassifier"]
-)
-_register_torchvision(registry.model)
+def _load_models(reg: Registry[Any]) -> None:
+    """Loader of the ``model`` group: pbgml's models."""
+    from pbgml.nn._layers import MLP
+
+    reg.register(MLP, name="mlp", aliases=["MLP"])
+    reg.register(LeNet, name="lenet", aliases=["LeNet"])
+    reg.register(SmallCNN, name="small_cnn", aliases=["SmallCNN"])
+    reg.register(ResNet, name="resnet", aliases=["ResNet"])
+    reg.register(TransformerClassifier, name="transformer_classifier", aliases=["TransformerClassifier"])

@@ -221,9 +221,8 @@ def check_input(
     Parameters
     ----------
     model
-        A :class:`torch.nn.Module`, a zero-argument callable returning one, a
-        registered model name, or a model config (built on meta with
-        :func:`pbgml.instantiate`).
+        A :class:`torch.nn.Module`, a zero-argument callable returning one, or a
+        registered model name (for a model config, use :func:`pbgml.check_input`).
     sample_shape
         One sample's shape, without the batch dimension (``(3, 32, 32)``).
     model_key, data_key

@@ -126,12 +126,13 @@ def summary(
     *,
     dtype: torch.dtype = torch.float32,
     batch_size: int = 1,
+    model_cfg: object = None,
 ) -> ModelSummary:
     """Describe a model without allocating its weights.
 
     The forward pass runs on PyTorch's meta device: tensors have shapes and dtypes
     but no memory, so a model of billions of parameters is summarised in
-    milliseconds. A config or a callable is built on the meta device; a module keeps
+    milliseconds. A callable or a name is built on the meta device; a module keeps
     its weights where they are, meta tensors stand in for them during the pass (in
     eval mode, restored afterwards).
 
@@ -139,15 +140,17 @@ def summary(
     ----------
     model
         A :class:`torch.nn.Module`; a zero-argument callable returning one
-        (``lambda: MLP(...)``); a registered model name (``"resnet"``); or a model
-        config with a ``_target_`` (``LeNetConf()``, a dict, a DictConfig), built with
-        :func:`pbgml.instantiate`.
+        (``lambda: MLP(...)``); or a registered model name (``"resnet"``). For a model
+        config, use :func:`pbgml.summary`, which builds it on meta and calls this.
     input_shape
         One sample's shape, without the batch dimension.
     dtype
         The input's dtype: ``torch.long`` for token ids.
     batch_size
         The batch the shapes are reported for.
+    model_cfg
+        The model's config (a dict or a dataclass), read to name the field that
+        disagrees with the input when the forward pass fails.
 
     Returns
     -------
@@ -184,18 +187,18 @@ def summary(
     ------------  ---------  ---------------  ------
     Total params: 62,006 (trainable: 62,006), 242.2 KiB
 
-    A config is built by :func:`pbgml.instantiate`, on meta:
+    A registered name works too:
 
-    >>> from pbgml.configs import LeNetConf
-    >>> summary(LeNetConf(in_channels=1, input_size=28), (1, 28, 28)).num_parameters
-    44426
+    >>> summary("lenet", (3, 32, 32)).num_parameters
+    62006
     """
     shape = check_shape(input_shape, key="input_shape")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         from pbgml.nn._errors import InvalidArgumentError
 
         raise InvalidArgumentError(f"batch_size={batch_size!r} is invalid; expected an int >= 1.")
-    module, config = build_on_meta(model)
+    module, built_from = build_on_meta(model)
+    config = model_cfg if model_cfg is not None else built_from
     seen: dict[str, tuple[int, ...] | None] = {}
 
     def record(name: str, sub: nn.Module, output: Any) -> None:

@@ -25,7 +25,8 @@ Examples
 
 from __future__ import annotations
 
-from pbgml import registry
+from typing import TYPE_CHECKING, Any
+
 from pbgml.optim._factories import (
     DEFAULT_PARAM_GROUPS,
     INTERVALS,
@@ -58,5 +59,10 @@ __all__ = [
     "freeze_norm_stats",
 ]
 
+if TYPE_CHECKING:
+    from pbgml._registry import Registry
 
-registry.scheduler.register(WarmupCosineLR, name="warmup_cosine", aliases=["WarmupCosineLR"])
+
+def _load_schedulers(reg: Registry[Any]) -> None:
+    """Loader of the ``scheduler`` group: pbgml's schedulers."""
+    reg.register(WarmupCosineLR, name="warmup_cosine", aliases=["WarmupCosineLR"])

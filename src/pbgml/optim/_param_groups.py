@@ -11,14 +11,14 @@ from typing import Any
 
 from torch import nn
 
-from pbgml._errors import PbgmlError, closest, did_you_mean
+from pbgml._errors import ArgumentError, closest, did_you_mean
 
 __all__ = ["NO_DECAY_KINDS", "OptimConfigError", "ParamGroups", "freeze_norm_stats"]
 
 #: The words of ``no_decay`` that name a kind of parameter rather than a name pattern.
 NO_DECAY_KINDS = ("bias", "norm", "embedding")
 
-_PREFIX = "optimizer.param_groups"
+_PREFIX = "param_groups"
 _FIELDS = ("no_decay", "lr_mult", "freeze")
 
 _NORM_TYPES: tuple[type[nn.Module], ...] = (
@@ -38,11 +38,12 @@ _NO_MATCH = (
 _UNKNOWN_FIELD = "{prefix}.{key}: unknown key.{hint} Expected some of: {choices}."
 
 
-class OptimConfigError(PbgmlError, ValueError):
+class OptimConfigError(ArgumentError):
     """An optimizer's parameter groups or a scheduler's settings are wrong.
 
-    The message starts with the config key (``optimizer.param_groups.freeze``,
-    ``scheduler.interval``), then the value and what was expected.
+    The message starts with the argument (``param_groups.freeze``, ``interval``),
+    then the value and what was expected; ``param`` holds the argument's path, which
+    the config layer prefixes with the node's key (``optimizer.param_groups.freeze``).
 
     Examples
     --------
@@ -51,8 +52,15 @@ class OptimConfigError(PbgmlError, ValueError):
     ...     ParamGroups(lr_mult={"head": -1.0})
     ... except OptimConfigError as err:
     ...     print(err)
-    optimizer.param_groups.lr_mult['head']: expected a number >= 0, got -1.0.
+    param_groups.lr_mult['head']: expected a number >= 0, got -1.0.
+    >>> err.param, err.reason
+    ('param_groups.lr_mult', 'expected a number >= 0, got -1.0.')
     """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        # every message is "<argument>: <what is wrong>"
+        label, sep, rest = message.partition(": ")
+        super().__init__(message, param=param, reason=rest if sep and param else message)
 
 
 def _strings(key: str, value: object) -> tuple[str, ...]:
@@ -65,10 +73,13 @@ def _strings(key: str, value: object) -> tuple[str, ...]:
         for item in items:
             if not isinstance(item, str) or not item:
                 raise OptimConfigError(
-                    f"{_PREFIX}.{key}: expected a list of names or patterns, got {item!r} in it."
+                    f"{_PREFIX}.{key}: expected a list of names or patterns, got {item!r} in it.",
+                    param=f"{_PREFIX}.{key}",
                 )
         return items
-    raise OptimConfigError(f"{_PREFIX}.{key}: expected a list of patterns, got {value!r}.")
+    raise OptimConfigError(
+        f"{_PREFIX}.{key}: expected a list of patterns, got {value!r}.", param=f"{_PREFIX}.{key}"
+    )
 
 
 def _multipliers(value: object) -> dict[str, float]:
@@ -77,15 +88,20 @@ def _multipliers(value: object) -> dict[str, float]:
     if not isinstance(value, Mapping):
         raise OptimConfigError(
             f"{_PREFIX}.lr_mult: expected a mapping of pattern to multiplier such as "
-            f"{{'backbone.*': 0.1}}, got {value!r}."
+            f"{{'backbone.*': 0.1}}, got {value!r}.",
+            param=f"{_PREFIX}.lr_mult",
         )
     out: dict[str, float] = {}
     for pattern, mult in value.items():
         if not isinstance(pattern, str) or not pattern:
-            raise OptimConfigError(f"{_PREFIX}.lr_mult: a key must be a pattern, got {pattern!r}.")
+            raise OptimConfigError(
+                f"{_PREFIX}.lr_mult: a key must be a pattern, got {pattern!r}.",
+                param=f"{_PREFIX}.lr_mult",
+            )
         if isinstance(mult, bool) or not isinstance(mult, int | float) or not mult >= 0:
             raise OptimConfigError(
-                f"{_PREFIX}.lr_mult[{pattern!r}]: expected a number >= 0, got {mult!r}."
+                f"{_PREFIX}.lr_mult[{pattern!r}]: expected a number >= 0, got {mult!r}.",
+                param=f"{_PREFIX}.lr_mult",
             )
         out[pattern] = float(mult)
     return out
@@ -150,9 +166,9 @@ class ParamGroups:
         ('bias',)
         >>> try:
         ...     ParamGroups.coerce({"nodecay": ["bias"]})
-        ... except ValueError as err:
-        ...     print(str(err).split(".")[0:2])
-        ['optimizer', 'param_groups']
+        ... except OptimConfigError as err:
+        ...     print(err.param)
+        param_groups.nodecay
         """
         if isinstance(spec, ParamGroups):
             return spec
@@ -162,7 +178,8 @@ class ParamGroups:
             values = dict(spec)
         else:
             raise OptimConfigError(
-                f"{_PREFIX}: expected a mapping with keys {', '.join(_FIELDS)}, got {spec!r}."
+                f"{_PREFIX}: expected a mapping with keys {', '.join(_FIELDS)}, got {spec!r}.",
+                param=_PREFIX,
             )
         for key in values:
             if key not in _FIELDS:
@@ -171,7 +188,8 @@ class ParamGroups:
                 raise OptimConfigError(
                     _UNKNOWN_FIELD.format(
                         prefix=_PREFIX, key=key, hint=hint, choices=", ".join(_FIELDS)
-                    )
+                    ),
+                    param=f"{_PREFIX}.{key}",
                 )
         return cls(**values)
 
@@ -232,7 +250,8 @@ def _check_matches(
                 model=type(model).__name__,
                 hint=hint,
                 top=top,
-            )
+            ),
+            param=f"{_PREFIX}.{key}",
         )
 
 
@@ -297,7 +316,8 @@ def group_dicts(
         elif group.mult != 1.0:
             raise OptimConfigError(
                 f"{_PREFIX}.lr_mult: {target} has no 'lr' argument to multiply "
-                f"(group {group.name!r}, multiplier {group.mult!r})."
+                f"(group {group.name!r}, multiplier {group.mult!r}).",
+                param=f"{_PREFIX}.lr_mult",
             )
         if not group.decay:
             entry["weight_decay"] = 0.0
@@ -308,7 +328,8 @@ def group_dicts(
         raise OptimConfigError(
             f"{_PREFIX}.freeze: no trainable parameter of {type(model).__name__} is left "
             f"to optimize (frozen: {len(found.frozen)}, "
-            f"total: {sum(1 for _ in model.parameters())})."
+            f"total: {sum(1 for _ in model.parameters())}).",
+            param=f"{_PREFIX}.freeze",
         )
     return out, found.frozen
 

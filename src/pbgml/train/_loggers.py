@@ -509,12 +509,12 @@ class MLflowLogger(Logger):
         logs = Path(run_dir).resolve() / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         uri = self.tracking_uri or f"sqlite:///{(logs / 'mlflow.db').as_posix()}"
-        self.client = MlflowClient(tracking_uri=uri)
         # creating a new SQLite store logs two INFO lines per run: keep them out of the console
         quiet = logging.getLogger("mlflow.store.db.utils")
         level = quiet.level
         quiet.setLevel(logging.WARNING)
         try:
+            self.client = MlflowClient(tracking_uri=uri)
             experiment = self.client.get_experiment_by_name(self.experiment_name)
         finally:
             quiet.setLevel(level)

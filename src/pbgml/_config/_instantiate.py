@@ -10,9 +10,9 @@ import types
 import typing
 from typing import Any
 
-from pbgml.config._check import RESERVED, Checked, checked_or_raise, signature_of
-from pbgml.config._targets import GET_OBJ
-from pbgml.config._tree import MISSING_VALUE
+from pbgml._config._check import RESERVED, Checked, checked_or_raise, signature_of
+from pbgml._config._targets import GET_OBJ
+from pbgml._config._tree import MISSING_VALUE
 
 __all__ = ["instantiate"]
 

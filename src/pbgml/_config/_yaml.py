@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from pbgml.config._tree import read_tree, read_yaml_text
+from pbgml._config._tree import read_tree, read_yaml_text
 
 __all__ = ["load_yaml", "to_yaml"]
 
@@ -45,7 +45,7 @@ def _retarget(base: Any, plain: Any) -> None:
     when it has none, so the YAML's keys merge onto the right fields."""
     from omegaconf import DictConfig, OmegaConf
 
-    from pbgml.configs import typed_config_for
+    from pbgml.configs._index import typed_config_for
 
     if not isinstance(plain, dict) or not isinstance(base, DictConfig):
         return

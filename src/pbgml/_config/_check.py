@@ -11,27 +11,19 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from pbgml._errors import ConfigError, ConfigIssue, closest
-from pbgml.config._targets import GET_OBJ, Allow, Resolved, TargetError, resolve_target
-from pbgml.config._tree import MISSING_VALUE, Tree, read_tree
+from pbgml._errors import ArgumentError, ConfigError, ConfigIssue, closest
+from pbgml._groups import by_key
+from pbgml._config._targets import GET_OBJ, Allow, Resolved, TargetError, resolve_target
+from pbgml._config._tree import MISSING_VALUE, Tree, read_tree
 
 __all__ = ["GROUP_KEYS", "RESERVED", "Checked", "check", "check_tree", "signature_of"]
 
 #: Hydra's reserved keys in a node with a ``_target_``.
 RESERVED = frozenset({"_target_", "_partial_", "_args_", "_recursive_", "_convert_"})
-#: Which registry a registry name (``_target_: adamw``) is looked up in, by top-level key.
-GROUP_KEYS = {
-    "model": "model",
-    "loss": "loss",
-    "optimizer": "optimizer",
-    "scheduler": "scheduler",
-    "data": "data",
-    "task": "task",
-    "metrics": "metric",
-    "callbacks": "callback",
-    "logger": "logger",
-}
-_COLLECTION_GROUPS = {"metrics", "callbacks", "logger"}
+#: Which registry a registry name (``_target_: adamw``) is looked up in, by top-level key
+#: (from the table of groups, :mod:`pbgml._groups`).
+GROUP_KEYS = {key: spec.name for key, spec in by_key().items()}
+_COLLECTION_GROUPS = {key for key, spec in by_key().items() if spec.collection}
 #: How deep a config may nest (far beyond any real one; keeps recursion bounded).
 MAX_DEPTH = 100
 _IN_CONFIG_ALLOW = (
@@ -54,8 +46,8 @@ _signatures: dict[int, tuple[Any, Signature | None]] = {}
 
 
 def _typed_hints(obj: Any) -> dict[str, Any]:
-    from pbgml._catalog import public_path
-    from pbgml.configs import typed_config_for
+    from pbgml._names import public_path
+    from pbgml.configs._index import typed_config_for
 
     try:
         conf = typed_config_for(public_path(obj))
@@ -370,19 +362,17 @@ class _Walker:
         ``interval`` or ``param_groups``, or a ReduceLROnPlateau without ``monitor``,
         is reported by ``check`` with everything else.
         """
-        from pbgml.config._instantiate import finalizer
+        from pbgml._config._instantiate import finalizer
 
         meta = {k: node[k] for k in registry.meta if k in node}
         if any(isinstance(v, str) and "${" in v for v in meta.values()):
             return
         try:
             finalizer(registry.finalize)(resolved.obj, **meta)
+        except ArgumentError as err:  # the component names the argument; we add the key
+            self.problem(_join(key, err.param) if err.param else key, err.reason, "type")
         except (ValueError, TypeError) as err:
-            text = str(err)
-            head, sep, rest = text.partition(": ")
-            field_ = head.partition(".")[2] if sep and "." in head and " " not in head else ""
-            where = _join(key, field_) if field_ else key
-            self.problem(where, rest if field_ else text, "type")
+            self.problem(key, str(err), "type")
 
     @staticmethod
     def _later(name: str, registry: Any) -> bool:
@@ -402,7 +392,7 @@ class _Walker:
 def _display(target: str, resolved: Resolved) -> str:
     if "." in target:
         return target
-    from pbgml._catalog import public_path
+    from pbgml._names import public_path
 
     try:
         return public_path(resolved.obj)

@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pbgml._catalog import public_path
+from pbgml._names import public_path
 
 __all__ = ["config_from_signature"]
 
@@ -62,7 +62,7 @@ def config_from_signature(
     if meta:
         extra = [(name, Any, dataclasses.field(default=value)) for name, value in meta.items()]
         conf = dataclasses.make_dataclass(conf.__name__, extra, bases=(conf,))
-        conf.__module__ = "pbgml.config._generate"
+        conf.__module__ = "pbgml._config._generate"
     conf.__doc__ = f"Generated config for :class:`{path}` (every parameter of its signature)."
     assert dataclasses.is_dataclass(conf)
     return conf

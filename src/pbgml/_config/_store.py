@@ -13,16 +13,17 @@ __all__ = ["PRIMARY_CONFIG", "store_registries"]
 #: The name of the primary config in Hydra's ConfigStore: ``config_name="pbgml"``.
 PRIMARY_CONFIG = "pbgml"
 
-#: What the primary config selects by default; ``None`` is "nothing yet, overridable".
-DEFAULTS: list[Any] = [
-    "_self_",
-    {"model": None},
-    {"loss": "cross_entropy"},
-    {"optimizer": "adamw"},
-    {"scheduler": None},
-    {"data": None},
-    {"trainer": "default"},
-]
+
+
+def defaults() -> list[Any]:
+    """What the primary config selects: each single-node group's default from the table
+    (``None`` is "nothing yet, overridable"), and the default trainer."""
+    from pbgml._groups import by_key
+
+    out: list[Any] = ["_self_"]
+    out += [{key: spec.default} for key, spec in by_key().items() if not spec.collection]
+    out.append({"trainer": "default"})
+    return out
 
 
 def _as_is(conf: Any) -> Any:
@@ -32,8 +33,10 @@ def _as_is(conf: Any) -> Any:
 def store_registries(*, to_hydra: bool = True) -> ZenStore:
     """Put every registry entry, the trainer presets and the primary config in a store.
 
-    Each entry's config (explicit or generated) goes under its group and canonical
-    name, so ``optimizer=adamw`` composes (aliases are not options: each stored node
+    Each entry's config (explicit or generated) goes under the experiment field its
+    group fills (``optimizer``, ``metrics``, ``callbacks``; groups that fill no field,
+    such as ``layer``, under their own name) and its canonical name, so
+    ``optimizer=adamw`` composes (aliases are not options: each stored node
     costs Hydra ~2 ms to convert, and start-up time matters more than spelling). The
     primary config ``pbgml`` is :class:`~pbgml.configs.ExperimentConf` with a defaults
     list (loss ``cross_entropy``, optimizer ``adamw``, trainer ``default``). YAML files
@@ -53,7 +56,7 @@ def store_registries(*, to_hydra: bool = True) -> ZenStore:
     Examples
     --------
     >>> from hydra import compose, initialize
-    >>> from pbgml.config import store_registries
+    >>> from pbgml.hydra import store_registries
     >>> _ = store_registries()
     >>> with initialize(version_base=None):
     ...     cfg = compose("pbgml", overrides=["optimizer=sgd", "optimizer.lr=0.1"])
@@ -63,17 +66,20 @@ def store_registries(*, to_hydra: bool = True) -> ZenStore:
     from hydra_zen import MISSING, ZenStore, make_config
 
     from pbgml import configs, registry
+    from pbgml._groups import GROUPS
+    from pbgml.configs import config_for
 
     store = ZenStore(name="pbgml", deferred_to_config=False, overwrite_ok=True)
     # configs are stored as they are: hydra-zen would otherwise wrap a dataclass with
     # required keyword-only fields in a builds() of its own
     as_is = functools.partial(store, to_config=_as_is)
     for group, reg in registry.groups().items():
+        option_group = GROUPS[group].key or group
         for name in reg.names():
-            as_is(reg.config(name), group=group, name=name)
+            as_is(config_for(group, name), group=option_group, name=name)
     as_is(configs.TrainerConf, group="trainer", name="default")
     primary = make_config(
-        defaults=DEFAULTS,
+        defaults=defaults(),
         model=MISSING,
         loss=MISSING,
         optimizer=MISSING,

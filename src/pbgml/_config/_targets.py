@@ -3,8 +3,10 @@
 A ``_target_`` is accepted only when what it *resolves to* is a registered entry, or
 when its canonical path falls under a prefix the caller allowed in code. The path is
 resolved through modules that are already imported; a module is imported only when
-it is allowed (under an ``allow`` prefix, or the home of a registered entry), so a
-config can never make pbgml import, let alone call, something the user did not allow.
+it is allowed (under an ``allow`` prefix, or a group's home modules from the table
+of groups), so a config can never make pbgml import, let alone call, something the
+user did not allow. Only the registries that may hold the target are loaded: the
+key's group, those already in use, and those whose home modules hold it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from pbgml._registry import Entry, Registry, _Pending
 
-__all__ = ["Allow", "Resolved", "TargetError", "registered_index", "resolve_target"]
+__all__ = ["Allow", "Resolved", "TargetError", "resolve_target"]
 
 _PATH_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 #: hydra-zen writes a reference to a function (a default such as ``F.relu``) as a node
@@ -78,47 +80,59 @@ class Allow:
         return any(path == p or path.startswith(p + ".") for p in (*self.prefixes, *extra))
 
 
-_index_cache: dict[str, Any] = {"version": None}
-
-
 def _registries() -> dict[str, Registry[Any]]:
     from pbgml import registry
 
     return registry.groups()
 
 
-@dataclass(frozen=True)
-class _Index:
-    by_id: dict[int, tuple[Entry[Any], Registry[Any]]]
-    modules: frozenset[str]
-    pending: dict[str, tuple[Registry[Any], str]]
+def _under(module: str, prefixes: Iterable[str]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
 
 
-def registered_index() -> _Index:
-    """Every loaded entry by ``id(target)``, their modules, and plugin entries by path.
+def _homes() -> tuple[str, ...]:
+    """Every group's home module prefixes (from the table: nothing is loaded)."""
+    return tuple(home for reg in _registries().values() for home in reg.homes)
 
-    The index is rebuilt only when a registry changed since the last call.
+
+def _candidates(obj: Any, group: str | None) -> list[Registry[Any]]:
+    """The registries that may hold ``obj``, cheapest first, loading no other group.
+
+    The key's own group; then the registries already in use (the user's own
+    registrations live there); then the groups whose home modules hold ``obj``.
     """
     groups = _registries()
-    for reg in groups.values():
-        reg._ensure_loaded()
-    version = tuple(reg._state.version for reg in groups.values())
-    if _index_cache["version"] != version:
-        by_id: dict[int, tuple[Entry[Any], Registry[Any]]] = {}
-        modules: set[str] = set()
-        pending: dict[str, tuple[Registry[Any], str]] = {}
-        for reg in groups.values():
-            for item in reg._state.entries.values():
-                if isinstance(item, _Pending):
-                    pending[item.origin] = (reg, item.name)
-                    continue
-                by_id.setdefault(id(item.target), (item, reg))
-                module = getattr(item.target, "__module__", None)
-                if isinstance(module, str):
-                    modules.add(module)
-        _index_cache.update(version=version, index=_Index(by_id, frozenset(modules), pending))
-    index: _Index = _index_cache["index"]
-    return index
+    module = getattr(obj, "__module__", None) or ""
+    out: list[Registry[Any]] = []
+    if group in groups:
+        out.append(groups[group])
+    out += [reg for reg in groups.values() if reg.loaded and reg not in out]
+    out += [
+        reg for reg in groups.values() if reg not in out and _under(module, reg.homes)
+    ]
+    return out
+
+
+def _find(obj: Any, group: str | None) -> tuple[Entry[Any], Registry[Any]] | None:
+    for reg in _candidates(obj, group):
+        entry = reg.find(obj)
+        if entry is not None:
+            return entry, reg
+    return None
+
+
+def _pending(path: str, group: str | None) -> tuple[Registry[Any], str] | None:
+    """A plugin entry not imported yet, by its dotted origin (plugins' metadata only)."""
+    from pbgml import _plugins
+
+    groups = _registries()
+    order = [group] if group in groups else []
+    order += [g for g in groups if g not in order]
+    for name in order:
+        for entry_name, spec, _dist in _plugins.lazy_entries(name):
+            if spec.replace(":", ".").strip() == path:
+                return groups[name], entry_name
+    return None
 
 
 class _NotAllowedError(Exception):
@@ -238,17 +252,16 @@ def resolve_target(
         raise TargetError(f"{what} {path!r}.{_hint(suggestion)}", "unknown_name", suggestion)
     if not _PATH_RE.match(path):
         raise TargetError(f"{path!r} is not a dotted import path", "syntax")
-    index = registered_index()
-    pending = index.pending.get(path)
+    pending = _pending(path, group)
     if pending is not None:  # a plugin entry, imported through its registry
         reg, name = pending
         entry = reg.entry(name)
         return Resolved(entry.target, entry, reg)
-    by_id, modules = index.by_id, index.modules
+    homes = _homes()
     extra = REFERENCE_ALLOW if reference else ()
 
     def may_import(module: str) -> bool:
-        return allow.covers(module, extra) or module in modules
+        return allow.covers(module, extra) or _under(module, homes)
 
     try:
         obj = _walk(path, may_import)
@@ -272,7 +285,7 @@ def resolve_target(
         raise TargetError(
             f"{path!r} does not exist.{_hint(suggestion)}", "not_found", suggestion
         ) from None
-    found = by_id.get(id(obj))
+    found = _find(obj, group)
     if found is not None:
         return Resolved(obj, found[0], found[1])
     canonical = _canonical(obj)

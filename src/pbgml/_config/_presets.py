@@ -16,7 +16,7 @@ def presets(group: str = "experiment") -> dict[str, Path]:
 
     Examples
     --------
-    >>> from pbgml.config import presets
+    >>> from pbgml.hydra import presets
     >>> sorted(presets())
     ['cifar10_lenet', 'digits_mlp', 'mnist_lenet']
     >>> import pbgml
