@@ -96,21 +96,61 @@ class ArrayDataset(Dataset[tuple[Any, Any]]):
         return f"{type(self).__name__}(len={len(self)}, sample_shape={self.sample_shape})"
 
 
-class _Transformed(Dataset[Any]):
-    """A view of a dataset whose samples go through one more transform."""
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """The seed of one sample's random transforms: a function of (seed, epoch, index) only.
 
-    def __init__(self, dataset: Dataset[Any], transform: Transform) -> None:
+    Python's hash of a tuple of ints does not depend on ``PYTHONHASHSEED``, so the
+    value is the same in every process and every run.
+
+    Examples
+    --------
+    >>> from pbgml.data._datasets import sample_seed
+    >>> sample_seed(0, 1, 2) == sample_seed(0, 1, 2), sample_seed(0, 1, 2) == sample_seed(0, 2, 2)
+    (True, False)
+    """
+    return hash((seed, epoch, index)) & 0xFFFF_FFFF_FFFF_FFFF
+
+
+class _Transformed(Dataset[Any]):
+    """A view of a dataset whose samples go through one more transform.
+
+    With a ``seed``, torch's RNG is seeded with :func:`sample_seed` of
+    ``(seed, epoch, index)`` around the transform, so a random augmentation draws
+    the same values for the same sample in the same epoch whichever process
+    (main or worker) loads it and whatever was loaded before: a run resumed in the
+    middle of an epoch replays it exactly. In the main process the global RNG is
+    restored afterwards. :attr:`epoch` is set by
+    :meth:`pbgml.data.DataModule.set_epoch`; loader workers see the value it had
+    when they started (with ``persistent_workers=True``, the first epoch's).
+    """
+
+    def __init__(
+        self, dataset: Dataset[Any], transform: Transform, *, seed: int | None = None
+    ) -> None:
         self.dataset = dataset
         self.transform = transform
+        self.seed = seed
+        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
+    def _apply(self, x: Any, index: int) -> Any:
+        if self.seed is None:
+            return self.transform(x)
+        seed = sample_seed(self.seed, self.epoch, int(index))
+        if torch.utils.data.get_worker_info() is not None:  # a worker's RNG serves it alone
+            torch.manual_seed(seed)
+            return self.transform(x)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.transform(x)
+
     def __getitem__(self, index: int) -> Any:
         sample = self.dataset[index]
         if isinstance(sample, tuple | list) and sample:
-            return (self.transform(sample[0]), *sample[1:])
-        return self.transform(sample)
+            return (self._apply(sample[0], index), *sample[1:])
+        return self._apply(sample, index)
 
 
 def base_dataset(dataset: object) -> object:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
@@ -13,7 +15,7 @@ from pbgml.data._datasets import _Transformed, base_dataset, check_int
 from pbgml.data._errors import DataError
 from pbgml.data._transforms import Transform
 
-__all__ = ["DataModule", "split_indices"]
+__all__ = ["DataModule", "EpochSampler", "seed_worker", "split_indices"]
 
 _STAGES = ("fit", "validate", "test", "predict")
 _PERSISTENT = (
@@ -75,6 +77,103 @@ def split_indices(
     count = _held_out_count(n, split, param)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     return order[count:], order[:count]
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed Python's and numpy's RNGs in a DataLoader worker from its torch seed.
+
+    torch seeds each worker with ``base_seed + worker_id`` (``base_seed`` drawn from
+    the loader's generator when the iterator starts); this gives ``random`` and
+    ``numpy.random`` the same per-worker, per-epoch seeds, identical across runs.
+    The ``worker_init_fn`` of every :class:`DataModule` loader.
+
+    Examples
+    --------
+    >>> import random, torch
+    >>> from pbgml.data._module import seed_worker
+    >>> torch.manual_seed(7)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> seed_worker(0); first = random.random()
+    >>> seed_worker(0); first == random.random()
+    True
+    """
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+class EpochSampler(Sampler[int]):
+    """Indices in an order that depends only on (seed, epoch), and can skip a prefix.
+
+    The training sampler of a :class:`DataModule` outside :mod:`torch.distributed`:
+    with ``shuffle`` a permutation drawn from a generator seeded with
+    ``(seed, epoch)``, else ``range(length)``. :meth:`skip` makes the next iteration
+    start after the samples already seen, so a run resumed in the middle of an
+    epoch gets exactly the batches it had not trained on (the trainer calls it
+    with ``batches_seen * batch_size``). No state beyond (seed, epoch, start).
+
+    Parameters
+    ----------
+    length
+        The number of samples.
+    shuffle
+        Shuffle every epoch.
+    seed
+        Seeds the shuffling.
+
+    Examples
+    --------
+    >>> from pbgml.data._module import EpochSampler
+    >>> sampler = EpochSampler(6, shuffle=True, seed=0)
+    >>> sampler.set_epoch(2)
+    >>> order = list(sampler)
+    >>> sampler.skip(4)
+    >>> len(sampler), list(sampler) == order[4:], list(sampler) == order
+    (2, True, True)
+    """
+
+    def __init__(self, length: int, *, shuffle: bool = True, seed: int = 0) -> None:
+        self.length = length
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+        self.start = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the order of ``epoch`` from the next iteration on (and forget any skip)."""
+        self.epoch = epoch
+        self.start = 0
+
+    def skip(self, num_samples: int) -> None:
+        """Start the next iteration (only that one) after ``num_samples`` samples."""
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
+            raise DataError(
+                f"EpochSampler.skip: num_samples={num_samples!r} must be an int >= 0",
+                param="num_samples",
+            )
+        self.start = min(num_samples, self.length)
+
+    def order(self) -> list[int]:
+        """Every index of the current epoch, in order (ignoring any skip)."""
+        if not self.shuffle:
+            return list(range(self.length))
+        generator = torch.Generator().manual_seed(hash((self.seed, self.epoch)) & (2**63 - 1))
+        return torch.randperm(self.length, generator=generator).tolist()
+
+    def __iter__(self) -> Iterator[int]:
+        start, self.start = self.start, 0
+        return iter(self.order()[start:])
+
+    def __len__(self) -> int:
+        return self.length - self.start
+
+    def state_dict(self) -> dict[str, int]:
+        """``{"seed", "epoch", "start"}``: plain ints, for a checkpoint."""
+        return {"seed": self.seed, "epoch": self.epoch, "start": self.start}
+
+    def load_state_dict(self, state: Mapping[str, int]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self.seed, self.epoch, self.start = state["seed"], state["epoch"], state["start"]
 
 
 class _EvalShard(Sampler[int]):
@@ -221,7 +320,7 @@ class DataModule:
         self._ready = False
         self._datasets: dict[str, Dataset[Any] | None] = {}
         self._generator = torch.Generator().manual_seed(seed)
-        self._train_sampler: DistributedSampler[Any] | None = None
+        self._train_sampler: DistributedSampler[Any] | EpochSampler | None = None
         self._sample_shape: tuple[int, ...] | None = None
 
     # -- datasets ----------------------------------------------------------------------
@@ -263,12 +362,17 @@ class DataModule:
             "predict": self._wrap(self.predict, self.eval_transform),
         }
         self._ready = True
+        self._forward_epoch()
 
-    @staticmethod
-    def _wrap(dataset: Dataset[Any] | None, transform: Transform | None) -> Dataset[Any] | None:
+    def _wrap(self, dataset: Dataset[Any] | None, transform: Transform | None) -> Dataset[Any] | None:
         if dataset is None or transform is None:
             return dataset
-        return _Transformed(dataset, transform)
+        return _Transformed(dataset, transform, seed=self.seed)
+
+    def _forward_epoch(self) -> None:
+        train = self._datasets.get("train")
+        if isinstance(train, _Transformed):
+            train.epoch = self.epoch
 
     def _dataset(self, stage: str) -> Dataset[Any] | None:
         self.setup()
@@ -339,9 +443,11 @@ class DataModule:
     def set_epoch(self, epoch: int) -> None:
         """Tell the module the epoch about to start, so its shuffling depends only on it.
 
-        Reseeds the shuffling generator with ``seed + epoch`` and forwards the epoch
-        to the :class:`~torch.utils.data.DistributedSampler`: resuming at epoch ``e``
-        replays the same order.
+        Reseeds the generator of the workers' seeds with ``seed + epoch`` and forwards
+        the epoch to the training sampler (an :class:`EpochSampler`, or the
+        :class:`~torch.utils.data.DistributedSampler`) and to the train transform
+        (seeded per sample with (seed, epoch, index)): resuming at epoch ``e``
+        replays the same order and the same augmentations.
 
         Examples
         --------
@@ -359,6 +465,42 @@ class DataModule:
         self._generator.manual_seed(self.seed + epoch)
         if self._train_sampler is not None:
             self._train_sampler.set_epoch(epoch)
+        if self._ready:
+            self._forward_epoch()
+
+    def state_dict(self) -> dict[str, int]:
+        """``{"seed", "epoch"}``: what the order of the batches depends on.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from pbgml.data import ArrayDataset, DataModule
+        >>> dm = DataModule(ArrayDataset(torch.zeros(4, 1), torch.zeros(4)), seed=3)
+        >>> dm.set_epoch(2)
+        >>> dm.state_dict()
+        {'seed': 3, 'epoch': 2}
+        """
+        return {"seed": self.seed, "epoch": self.epoch}
+
+    def load_state_dict(self, state: Mapping[str, int]) -> None:
+        """Check the seed matches and move to the saved epoch.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from pbgml.data import ArrayDataset, DataModule
+        >>> dm = DataModule(ArrayDataset(torch.zeros(4, 1), torch.zeros(4)), seed=3)
+        >>> dm.load_state_dict({"seed": 3, "epoch": 5})
+        >>> dm.epoch
+        5
+        """
+        if state.get("seed") != self.seed:
+            raise DataError(
+                f"load_state_dict: the checkpoint's data seed {state.get('seed')!r} differs "
+                f"from this DataModule's seed={self.seed!r}; the batches would not replay",
+                param="seed",
+            )
+        self.set_epoch(int(state["epoch"]))
 
     def _loader(self, stage: str, *, train: bool) -> DataLoader[Any]:
         dataset = self._dataset(stage)
@@ -371,7 +513,12 @@ class DataModule:
             }[stage]
             raise DataError(f"this DataModule has no {stage} set: {hint}", param=stage)
         sampler: Sampler[int] | None = None
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if train and not distributed:
+            epoch_sampler = EpochSampler(_length(dataset, stage), shuffle=self.shuffle, seed=self.seed)
+            epoch_sampler.set_epoch(self.epoch)
+            self._train_sampler = sampler = epoch_sampler
+        elif distributed:
             if train:
                 self._train_sampler = DistributedSampler(
                     dataset, shuffle=self.shuffle, seed=self.seed, drop_last=self.drop_last
@@ -384,17 +531,18 @@ class DataModule:
                     torch.distributed.get_rank(),
                     torch.distributed.get_world_size(),
                 )
-        shuffle = train and self.shuffle and sampler is None
+        # the workers' base seed comes from this generator, never from torch's global RNG
+        generator = self._generator if train else torch.Generator().manual_seed(self.seed)
         return DataLoader(
             dataset,
             batch_size=self.batch_size if train else self.eval_batch_size,
-            shuffle=shuffle,
             sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers,
             drop_last=self.drop_last if train else False,
-            generator=self._generator if shuffle else None,
+            generator=generator,
+            worker_init_fn=seed_worker if self.num_workers else None,
         )
 
     def train_dataloader(self) -> DataLoader[Any]:

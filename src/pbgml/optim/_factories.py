@@ -14,10 +14,12 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from pbgml._errors import did_you_mean
 from pbgml.optim._param_groups import OptimConfigError, ParamGroups, group_dicts
+from pbgml.optim._warmup import WarmupCosineLR
 
 __all__ = [
     "DEFAULT_PARAM_GROUPS",
     "INTERVALS",
+    "LENGTH_ARGUMENTS",
     "OptimizerFactory",
     "ScheduledLR",
     "SchedulerFactory",
@@ -33,6 +35,20 @@ INTERVALS = ("epoch", "step")
 DEFAULT_PARAM_GROUPS = "default"
 
 _ADAMW_GROUPS = ParamGroups(no_decay=("bias", "norm"))
+
+#: The argument that sets the length of a scheduler whose length depends on the run:
+#: left ``None`` (or unset), :class:`SchedulerFactory` fills it from the run's length.
+LENGTH_ARGUMENTS: dict[type, str] = {
+    torch.optim.lr_scheduler.CosineAnnealingLR: "T_max",
+    torch.optim.lr_scheduler.OneCycleLR: "total_steps",
+    WarmupCosineLR: "total_steps",
+}
+
+_UNSIZED = (
+    "scheduler.{arg}: None asks the trainer to size {name} from the run, but it was built "
+    "without the run's length (total_steps=..., total_epochs=...): set scheduler.{arg}, or "
+    "let pbgml's Trainer build it"
+)
 
 _PLATEAU_NEEDS_MONITOR = (
     "scheduler.monitor: ReduceLROnPlateau steps on a metric: set scheduler.monitor, "
@@ -360,19 +376,85 @@ class SchedulerFactory:
         if plateau and self.monitor is None:
             raise OptimConfigError(_PLATEAU_NEEDS_MONITOR)
 
-    def __call__(self, optimizer: torch.optim.Optimizer, /) -> ScheduledLR:
-        """Build the scheduler for ``optimizer``.
+    @property
+    def length_argument(self) -> str | None:
+        """The length argument left ``None`` for the trainer to size, or ``None``.
+
+        ``T_max`` of :class:`~torch.optim.lr_scheduler.CosineAnnealingLR`,
+        ``total_steps`` of :class:`~torch.optim.lr_scheduler.OneCycleLR` (unless
+        ``epochs`` and ``steps_per_epoch`` are given) and of
+        :class:`~pbgml.optim.WarmupCosineLR`, when they are ``None`` or unset.
 
         Examples
         --------
-        >>> import torch
+        >>> import functools, torch
+        >>> from pbgml.optim import SchedulerFactory
+        >>> cosine = torch.optim.lr_scheduler.CosineAnnealingLR
+        >>> SchedulerFactory(functools.partial(cosine, T_max=None)).length_argument
+        'T_max'
+        >>> SchedulerFactory(functools.partial(cosine, T_max=10)).length_argument is None
+        True
+        """
+        func = _func(self.build)
+        if not isinstance(func, type):
+            return None
+        for cls, arg in LENGTH_ARGUMENTS.items():
+            if issubclass(func, cls) and _argument(self.build, arg) is None:
+                if cls is torch.optim.lr_scheduler.OneCycleLR and None not in (
+                    _argument(self.build, "epochs"),
+                    _argument(self.build, "steps_per_epoch"),
+                ):
+                    return None
+                return arg
+        return None
+
+    def __call__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        /,
+        *,
+        total_steps: int | None = None,
+        total_epochs: int | None = None,
+    ) -> ScheduledLR:
+        """Build the scheduler for ``optimizer``, sized for the run when its length is ``None``.
+
+        Parameters
+        ----------
+        optimizer
+            The optimizer to schedule.
+        total_steps
+            The run's optimizer steps (after gradient accumulation).
+        total_epochs
+            The run's epochs.
+
+        A length argument left ``None`` (:attr:`length_argument`) is set to the
+        number of times the torch scheduler will step: ``total_steps`` (interval
+        ``"step"``) or ``total_epochs`` (interval ``"epoch"``), divided by
+        ``frequency``.
+
+        Examples
+        --------
+        >>> import functools, torch
         >>> from pbgml.optim import SchedulerFactory
         >>> optimizer = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
         >>> SchedulerFactory(torch.optim.lr_scheduler.ConstantLR)(optimizer).frequency
         1
+        >>> one_cycle = SchedulerFactory(
+        ...     functools.partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1.0), interval="step"
+        ... )
+        >>> one_cycle(optimizer, total_steps=300, total_epochs=3).scheduler.total_steps
+        300
         """
+        build = self.build
+        arg = self.length_argument
+        if arg is not None:
+            total = total_steps if self.interval == "step" else total_epochs
+            if total is None:
+                name = getattr(_func(build), "__name__", repr(build))
+                raise OptimConfigError(_UNSIZED.format(arg=arg, name=name))
+            build = functools.partial(build, **{arg: max(1, total // self.frequency)})
         return ScheduledLR(
-            scheduler=self.build(optimizer),
+            scheduler=build(optimizer),
             interval=self.interval,
             frequency=self.frequency,
             monitor=self.monitor,

@@ -1,60 +1,64 @@
-"""Loaders of the ``task``, ``callback`` and ``logger`` groups (run on first use).
+"""Loaders that register the train components in registries (nothing happens on import).
 
-(Written by the lead as a placeholder while the train package lands; the train
-package's author owns this file and may replace it.)
+The registry calls them lazily: ``load_tasks(registry.task)``,
+``load_callbacks(registry.callback)``, ``load_loggers(registry.logger)``.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from pbgml._registry import Registry
+__all__ = ["CALLBACK_NAMES", "LOGGER_NAMES", "TASK_NAMES", "load_callbacks", "load_loggers", "load_tasks"]
 
-__all__ = ["load_callbacks", "load_loggers", "load_tasks"]
-
-
-def _register(reg: Registry[Any], module: str, names: dict[str, str]) -> None:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return
-    for name, attr in names.items():
-        cls = getattr(mod, attr, None)
-        if cls is not None:
-            reg.register(cls, name=name, aliases=[attr])
+#: Registered name -> class name, per group.
+TASK_NAMES = {"classification": "ClassificationTask", "regression": "RegressionTask"}
+CALLBACK_NAMES = {
+    "model_checkpoint": "ModelCheckpoint",
+    "early_stopping": "EarlyStopping",
+    "lr_monitor": "LearningRateMonitor",
+    "param_histograms": "ParamHistograms",
+    "progress_bar": "ProgressBar",
+    "model_summary": "ModelSummary",
+}
+LOGGER_NAMES = {"csv": "CSVLogger", "tensorboard": "TensorBoardLogger", "mlflow": "MLflowLogger"}
 
 
-def load_tasks(reg: Registry[Any]) -> None:
-    """Register ``classification`` and ``regression``."""
-    _register(
-        reg,
-        "pbgml.train._task",
-        {"classification": "ClassificationTask", "regression": "RegressionTask"},
-    )
+def _register(reg: Any, names: dict[str, str], modules: list[Any]) -> None:
+    for name, cls_name in names.items():
+        cls = next(getattr(m, cls_name) for m in modules if hasattr(m, cls_name))
+        reg.register(cls, name=name, aliases=[cls.__name__])
 
 
-def load_callbacks(reg: Registry[Any]) -> None:
-    """Register pbgml's callbacks."""
-    _register(reg, "pbgml.train._checkpoint", {"model_checkpoint": "ModelCheckpoint"})
-    _register(
-        reg,
-        "pbgml.train._callbacks",
-        {
-            "early_stopping": "EarlyStopping",
-            "lr_monitor": "LearningRateMonitor",
-            "param_histograms": "ParamHistograms",
-            "progress_bar": "ProgressBar",
-            "model_summary": "ModelSummary",
-        },
-    )
+def load_tasks(reg: Any) -> None:
+    """Register ``classification`` and ``regression`` (aliases: the class names).
+
+    Examples
+    --------
+    >>> from pbgml import Registry
+    >>> from pbgml.train._register import load_tasks
+    >>> reg = Registry("task")
+    >>> load_tasks(reg)
+    >>> reg.get("classification").__name__
+    'ClassificationTask'
+    """
+    from pbgml.train import _task
+
+    _register(reg, TASK_NAMES, [_task])
 
 
-def load_loggers(reg: Registry[Any]) -> None:
-    """Register pbgml's loggers."""
-    _register(
-        reg,
-        "pbgml.train._loggers",
-        {"csv": "CSVLogger", "tensorboard": "TensorBoardLogger", "mlflow": "MLflowLogger"},
-    )
+def load_callbacks(reg: Any) -> None:
+    """Register the callbacks: ``model_checkpoint``, ``early_stopping``, ``lr_monitor``, ...
+
+    ``model_checkpoint`` comes from :mod:`pbgml.train._checkpoint`, the others from
+    :mod:`pbgml.train._callbacks`.
+    """
+    from pbgml.train import _callbacks, _checkpoint
+
+    _register(reg, CALLBACK_NAMES, [_checkpoint, _callbacks])
+
+
+def load_loggers(reg: Any) -> None:
+    """Register the loggers ``csv``, ``tensorboard`` and ``mlflow`` (imported when used)."""
+    from pbgml.train import _loggers
+
+    _register(reg, LOGGER_NAMES, [_loggers])

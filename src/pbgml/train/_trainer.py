@@ -1,0 +1,1315 @@
+"""The :class:`Trainer`: a hand-written training loop with hooks only where they are used."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from pbgml.optim import ScheduledLR
+from pbgml.train._base import Callback, Logger
+from pbgml.train._checkpoint import (
+    CHECKPOINT_KEYS,
+    ModelCheckpoint,
+    load_checkpoint,
+    save_checkpoint,
+    weights_are_finite,
+)
+from pbgml.train._errors import Interrupted, NonFiniteLossError, TrainerError
+from pbgml.train._logs import StageLog
+from pbgml.train._seed import get_rng_state, set_rng_state
+from pbgml.train._signals import SignalCatcher
+from pbgml.train._task import Task
+
+__all__ = ["PRECISIONS", "Trainer"]
+
+#: Accepted ``precision`` values and the autocast dtype they use (``None``: full float32).
+PRECISIONS: dict[str, torch.dtype | None] = {
+    "32": None,
+    "32-true": None,
+    "bf16-mixed": torch.bfloat16,
+    "16-mixed": torch.float16,
+}
+_ACCELERATORS = ("auto", "cpu", "cuda", "gpu")
+_CLIP_ALGORITHMS = ("norm", "value")
+_HOOKS = (
+    "on_train_epoch_start",
+    "on_train_batch_start",
+    "on_train_batch_end",
+    "on_before_optimizer_step",
+    "on_train_epoch_end",
+    "on_validation_epoch_start",
+    "on_validation_epoch_end",
+    "on_test_epoch_start",
+    "on_test_epoch_end",
+    "on_save_checkpoint",
+)
+_PLAIN_LOADER = (
+    "the train DataLoader cannot skip the {n} batches already seen in epoch {epoch}: it "
+    "has neither a pbgml EpochSampler (a pbgml DataModule's loaders have one) nor "
+    "state_dict()/load_state_dict() (torchdata's StatefulDataLoader), so it cannot resume "
+    "mid-epoch; the trainer reads and discards those {n} batches instead, which replays "
+    "them exactly only if the loader's order depends on nothing but torch's global RNG"
+)
+_STATEFUL_WARNING = "'set_vital' is deprecated"
+
+
+def _check_int(name: str, value: object, minimum: int, *, none: bool = False) -> None:
+    if value is None and none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        also = " or None" if none else ""
+        raise TrainerError(f"{name}={value!r} must be an int >= {minimum}{also}", param=name)
+
+
+def _check_fraction_or_count(name: str, value: object, *, zero: bool = True) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TrainerError(
+            f"{name}={value!r} must be a float in [0, 1] (a fraction of an epoch) or an int "
+            "(a number of batches)",
+            param=name,
+        )
+    if (isinstance(value, float) and not (0.0 <= value <= 1.0)) or (isinstance(value, int) and value < 0):
+        raise TrainerError(
+            f"{name}={value!r}: a float is a fraction of an epoch in [0, 1], an int a number "
+            "of batches >= 0",
+            param=name,
+        )
+    if not zero and value == 0:
+        raise TrainerError(f"{name}={value!r} must be > 0", param=name)
+
+
+def _batch_size(batch: Any) -> int:
+    while True:
+        if isinstance(batch, Tensor):
+            return int(batch.shape[0]) if batch.ndim else 1
+        if isinstance(batch, tuple | list) and batch:
+            batch = batch[0]
+        elif isinstance(batch, Mapping) and batch:
+            batch = next(iter(batch.values()))
+        else:
+            return 1
+
+
+def _move(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, Tensor):
+        return batch.to(device, non_blocking=batch.is_pinned())
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
+        return type(batch)(*(_move(b, device) for b in batch))
+    if isinstance(batch, tuple | list):
+        return type(batch)(_move(b, device) for b in batch)
+    if isinstance(batch, Mapping):
+        return {k: _move(v, device) for k, v in batch.items()}
+    return batch
+
+
+def _limit(name: str, length: float, limit: float) -> float:
+    """The number of batches ``limit`` allows of a loader of ``length`` (inf: unknown)."""
+    if isinstance(limit, int) and not isinstance(limit, bool):
+        return min(length, limit)
+    if limit == 1.0:
+        return length
+    if math.isinf(length):
+        raise TrainerError(
+            f"{name}={limit!r}: a fraction needs a loader with a len(); give an int",
+            param=name,
+        )
+    return float(max(1, int(length * limit))) if limit > 0 else 0.0
+
+
+def _length(loader: Any) -> float:
+    try:
+        return float(len(loader))
+    except TypeError:
+        return math.inf
+
+
+def _overrides(callback: Callback, hook: str) -> bool:
+    return getattr(type(callback), hook) is not getattr(Callback, hook)
+
+
+def _sampler(loader: Any) -> Any:
+    sampler = getattr(loader, "sampler", None)
+    return sampler if callable(getattr(sampler, "skip", None)) else None
+
+
+def _is_stateful(loader: Any) -> bool:
+    return callable(getattr(loader, "state_dict", None)) and callable(
+        getattr(loader, "load_state_dict", None)
+    )
+
+
+def _overridden(task: Task, name: str) -> bool:
+    return getattr(type(task), name) is not getattr(Task, name)
+
+
+class Trainer:
+    """Fit, validate, test and predict a :class:`~pbgml.train.Task`: a lean, resumable loop.
+
+    The loop is a hand-written PyTorch loop: losses are accumulated on the device
+    (a host sync only every ``log_every_n_steps`` steps and at epoch ends), a hook
+    is called only on the callbacks that override it, evaluation runs under
+    :func:`torch.no_grad` and with torch's RNG forked (so validating never changes
+    training). Everything optional (checkpoints, progress bar, early stopping...)
+    is a :class:`~pbgml.train.Callback`.
+
+    Parameters
+    ----------
+    max_epochs
+        Stop after this many epochs (``None`` or ``-1``: no limit, then set ``max_steps``).
+    min_epochs
+        Do not stop early (``should_stop``) before this many epochs.
+    max_steps
+        Stop after this many optimizer steps (``None`` or ``-1``: no limit).
+    accelerator
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"gpu"``.
+    devices
+        ``1`` (several devices come with distributed training).
+    precision
+        ``"32"``, ``"bf16-mixed"`` (autocast to bfloat16, also on CPU) or
+        ``"16-mixed"`` (float16 autocast and a gradient scaler, CUDA only).
+    gradient_clip_val, gradient_clip_algorithm
+        Clip the gradients' total norm (``"norm"``) or each value (``"value"``) to
+        this before each optimizer step.
+    accumulate_grad_batches
+        Step the optimizer every this many batches (the loss is divided by it).
+    val_check_interval
+        Validate every this fraction of an epoch (float) or every this many
+        training batches (int).
+    check_val_every_n_epoch
+        Validate in every n-th epoch only; ``None`` with an int
+        ``val_check_interval`` counts batches across epochs.
+    limit_train_batches, limit_val_batches, limit_test_batches
+        Use this fraction (float) or this many batches (int) of each loader.
+    num_sanity_val_steps
+        Validation batches run before training (not logged; skipped on resume).
+    fast_dev_run
+        ``True`` (1) or n: run n batches of training, validation and test, one
+        epoch, without loggers or checkpoints.
+    log_every_n_steps
+        Send the step values to the loggers every this many optimizer steps.
+    deterministic
+        Call ``torch.use_deterministic_algorithms(True)`` while training.
+    default_root_dir
+        The run directory: checkpoints in ``checkpoints/``, logs in ``logs/``.
+    enable_progress_bar, enable_model_summary
+        Include a :class:`ProgressBar` / :class:`ModelSummary` in the default callbacks.
+    callbacks
+        ``None``: the defaults (:class:`ModelCheckpoint` at every epoch end with
+        ``last.ckpt``, then the progress bar and model summary when enabled); a list:
+        exactly those callbacks (``[]``: none at all).
+    logger
+        ``None``: a :class:`CSVLogger`; a logger or a list of them; ``False`` or ``[]``: none.
+    config_text
+        The resolved config as YAML text, stored in every checkpoint as it is (never parsed).
+    hparams
+        Hyperparameters given to the loggers at the start of fit, with the parameter counts.
+
+    Examples
+    --------
+    >>> import functools, torch
+    >>> from pbgml.data import DataModule, SyntheticClassification
+    >>> from pbgml.train import ClassificationTask, Trainer
+    >>> data = DataModule(SyntheticClassification(100, 4, 2), val_split=20, batch_size=20)
+    >>> task = ClassificationTask(torch.nn.Linear(4, 2), optimizer=functools.partial(torch.optim.SGD, lr=0.5))
+    >>> trainer = Trainer(max_epochs=2, callbacks=[], logger=False)
+    >>> trainer.fit(task, data)
+    >>> trainer.current_epoch, trainer.global_step, sorted(trainer.callback_metrics)
+    (2, 8, ['train/loss', 'val/acc', 'val/loss'])
+    >>> try:
+    ...     Trainer(precision="16")
+    ... except ValueError as err:
+    ...     print(err)
+    precision='16' is not one of '16-mixed', '32', '32-true', 'bf16-mixed'
+    """
+
+    def __init__(
+        self,
+        *,
+        max_epochs: int | None = 10,
+        min_epochs: int = 0,
+        max_steps: int | None = None,
+        accelerator: str = "auto",
+        devices: int | str | Sequence[int] = 1,
+        precision: str | int = "32",
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str = "norm",
+        accumulate_grad_batches: int = 1,
+        val_check_interval: int | float = 1.0,
+        check_val_every_n_epoch: int | None = 1,
+        limit_train_batches: int | float = 1.0,
+        limit_val_batches: int | float = 1.0,
+        limit_test_batches: int | float = 1.0,
+        num_sanity_val_steps: int = 2,
+        fast_dev_run: bool | int = False,
+        log_every_n_steps: int = 50,
+        deterministic: bool = False,
+        default_root_dir: str | os.PathLike[str] = "outputs",
+        enable_progress_bar: bool = True,
+        enable_model_summary: bool = True,
+        callbacks: Iterable[Callback] | Callback | None = None,
+        logger: Logger | Iterable[Logger] | bool | None = None,
+        config_text: str | None = None,
+        hparams: Mapping[str, Any] | None = None,
+    ) -> None:
+        _check_int("max_epochs", max_epochs, -1, none=True)
+        _check_int("min_epochs", min_epochs, 0)
+        _check_int("max_steps", max_steps, -1, none=True)
+        _check_int("accumulate_grad_batches", accumulate_grad_batches, 1)
+        _check_int("check_val_every_n_epoch", check_val_every_n_epoch, 1, none=True)
+        _check_int("num_sanity_val_steps", num_sanity_val_steps, -1)
+        _check_int("log_every_n_steps", log_every_n_steps, 1)
+        _check_fraction_or_count("val_check_interval", val_check_interval, zero=False)
+        for name, value in (
+            ("limit_train_batches", limit_train_batches),
+            ("limit_val_batches", limit_val_batches),
+            ("limit_test_batches", limit_test_batches),
+        ):
+            _check_fraction_or_count(name, value)
+        if accelerator not in _ACCELERATORS:
+            raise TrainerError(
+                f"accelerator={accelerator!r} is not one of {', '.join(map(repr, _ACCELERATORS))}",
+                param="accelerator",
+            )
+        if devices not in (1, "1", "auto", [0], (0,)):
+            raise TrainerError(
+                f"devices={devices!r}: only one device is supported yet (distributed training "
+                "comes in a later release)",
+                param="devices",
+            )
+        precision = str(precision)
+        if precision not in PRECISIONS:
+            raise TrainerError(
+                f"precision={precision!r} is not one of {', '.join(map(repr, sorted(PRECISIONS)))}",
+                param="precision",
+            )
+        if gradient_clip_val is not None and (
+            isinstance(gradient_clip_val, bool)
+            or not isinstance(gradient_clip_val, int | float)
+            or not gradient_clip_val > 0
+        ):
+            raise TrainerError(
+                f"gradient_clip_val={gradient_clip_val!r} must be a number > 0 or None",
+                param="gradient_clip_val",
+            )
+        if gradient_clip_algorithm not in _CLIP_ALGORITHMS:
+            raise TrainerError(
+                f"gradient_clip_algorithm={gradient_clip_algorithm!r} must be 'norm' or 'value'",
+                param="gradient_clip_algorithm",
+            )
+        if isinstance(fast_dev_run, bool):
+            dev_batches = 1 if fast_dev_run else 0
+        else:
+            _check_int("fast_dev_run", fast_dev_run, 0)
+            dev_batches = fast_dev_run
+        if max_epochs is not None and max_epochs >= 0 and max_steps is not None and max_steps == 0:
+            raise TrainerError("max_steps=0 trains nothing: use None or -1", param="max_steps")
+        self.device = self._pick_device(accelerator)
+        if precision == "16-mixed" and self.device.type != "cuda":
+            raise TrainerError(
+                "precision='16-mixed' needs CUDA (a gradient scaler); on CPU use 'bf16-mixed'",
+                param="precision",
+            )
+        self.max_epochs = None if max_epochs is None or max_epochs < 0 else max_epochs
+        self.min_epochs = min_epochs
+        self.max_steps = None if max_steps is None or max_steps < 0 else max_steps
+        self.precision = precision
+        self.gradient_clip_val = gradient_clip_val
+        self.gradient_clip_algorithm = gradient_clip_algorithm
+        self.accumulate_grad_batches = accumulate_grad_batches
+        self.val_check_interval = val_check_interval
+        self.check_val_every_n_epoch = check_val_every_n_epoch
+        self.limit_train_batches: int | float = limit_train_batches
+        self.limit_val_batches: int | float = limit_val_batches
+        self.limit_test_batches: int | float = limit_test_batches
+        self.num_sanity_val_steps = num_sanity_val_steps
+        self.fast_dev_run = dev_batches
+        if dev_batches:
+            self.max_epochs, self.max_steps = 1, dev_batches
+            self.limit_train_batches = self.limit_val_batches = dev_batches
+            self.limit_test_batches = dev_batches
+            self.num_sanity_val_steps = 0
+            self.val_check_interval, self.check_val_every_n_epoch = 1.0, 1
+        if self.max_epochs is None and self.max_steps is None:
+            raise TrainerError(
+                "max_epochs=None and max_steps=None would train forever: set one of them",
+                param="max_epochs",
+            )
+        self.log_every_n_steps = log_every_n_steps
+        self.deterministic = deterministic
+        self.run_dir = Path(default_root_dir)
+        self.default_root_dir = self.run_dir
+        self.enable_progress_bar = enable_progress_bar
+        self.enable_model_summary = enable_model_summary
+        self.config_text = config_text
+        self.hparams: dict[str, Any] = dict(hparams or {})
+        self.callbacks: list[Callback] = self._build_callbacks(callbacks)
+        self.loggers: list[Logger] = [] if dev_batches else self._build_loggers(logger)
+        # state
+        self.current_epoch = 0
+        self.global_step = 0
+        self.callback_metrics: dict[str, float] = {}
+        self.logged_metrics: dict[str, float] = {}
+        self.progress_bar_metrics: dict[str, float] = {}
+        self.should_stop = False
+        self.sanity_checking = False
+        self.training = False
+        self.state: str | None = None
+        self.num_training_batches: float = 0.0
+        self.num_val_batches: float = 0.0
+        self.batch_idx = 0
+        self.estimated_stepping_batches: int | None = None
+        self.estimated_epochs: int | None = None
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self.lr_schedulers: list[ScheduledLR] = []
+        self.scaler: Any = None
+        self.task: Task | None = None
+        self.datamodule: Any = None
+        self.train_dataloader: Any = None
+        self.val_dataloaders: Any = None
+        self._autocast_dtype = PRECISIONS[precision]
+        self._train_log = StageLog("train", on_step=True)
+        self._batches_in_epoch = 0
+        self._total_batches = 0
+        self._epoch_finished = False
+        self._loss_sum: Tensor | None = None
+        self._loss_weight = 0.0
+        self._last_loss: Tensor | None = None
+        self._nonfinite: Tensor | None = None
+        self._catcher: SignalCatcher | None = None
+        self._loggers_ready = False
+        self._meta: dict[str, Any] = {}
+        self._hooks: dict[str, list[Callback]] = {}
+
+    # -- construction helpers --------------------------------------------------------
+    @staticmethod
+    def _pick_device(accelerator: str) -> torch.device:
+        if accelerator == "cpu":
+            return torch.device("cpu")
+        if accelerator in ("cuda", "gpu"):
+            if not torch.cuda.is_available():
+                raise TrainerError(
+                    f"accelerator={accelerator!r} but CUDA is not available; use 'auto' or 'cpu'",
+                    param="accelerator",
+                )
+            return torch.device("cuda", torch.cuda.current_device())
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        return torch.device("cpu")
+
+    def _build_callbacks(self, callbacks: Iterable[Callback] | Callback | None) -> list[Callback]:
+        if callbacks is None:
+            return self._default_callbacks()
+        chosen = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
+        for cb in chosen:
+            if not isinstance(cb, Callback):
+                raise TrainerError(
+                    f"callbacks: {cb!r} is not a pbgml.train.Callback", param="callbacks"
+                )
+        return chosen
+
+    def _default_callbacks(self) -> list[Callback]:
+        chosen: list[Callback] = [ModelCheckpoint()]
+        if self.enable_progress_bar or self.enable_model_summary:
+            from pbgml.train import _callbacks
+
+            if self.enable_progress_bar:
+                chosen.append(_callbacks.ProgressBar())
+            if self.enable_model_summary:
+                chosen.append(_callbacks.ModelSummary())
+        return chosen
+
+    @staticmethod
+    def _build_loggers(logger: Logger | Iterable[Logger] | bool | None) -> list[Logger]:
+        if logger is None or logger is True:
+            from pbgml.train._loggers import CSVLogger
+
+            return [CSVLogger()]
+        if logger is False:
+            return []
+        chosen = [logger] if isinstance(logger, Logger) else list(logger)
+        for one in chosen:
+            if not isinstance(one, Logger):
+                raise TrainerError(f"logger: {one!r} is not a pbgml.train.Logger", param="logger")
+        return chosen
+
+    # -- public attributes -----------------------------------------------------------
+    @property
+    def is_global_zero(self) -> bool:
+        """Whether this process is rank 0 (the only one writing files and logs)."""
+        return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+    @property
+    def checkpoint_callback(self) -> ModelCheckpoint | None:
+        """The first :class:`ModelCheckpoint` among the callbacks, if any."""
+        return next((cb for cb in self.callbacks if isinstance(cb, ModelCheckpoint)), None)
+
+    @property
+    def checkpoint_callbacks(self) -> list[ModelCheckpoint]:
+        """Every :class:`ModelCheckpoint` among the callbacks."""
+        return [cb for cb in self.callbacks if isinstance(cb, ModelCheckpoint)]
+
+    @property
+    def best_model_path(self) -> str:
+        """The first checkpoint callback's best checkpoint (``""`` if none)."""
+        cb = self.checkpoint_callback
+        return cb.best_model_path if cb is not None else ""
+
+    @property
+    def last_model_path(self) -> str:
+        """The first checkpoint callback's ``last.ckpt`` (``""`` if none)."""
+        cb = self.checkpoint_callback
+        return cb.last_model_path if cb is not None else ""
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where checkpoints go: the first checkpoint callback's folder, else ``run_dir/checkpoints``."""
+        cb = self.checkpoint_callback
+        if cb is not None and cb.dirpath is not None:
+            return Path(cb.dirpath)
+        return self.run_dir / "checkpoints"
+
+    @property
+    def logger(self) -> Logger | None:
+        """The first logger (``None`` without loggers)."""
+        return self.loggers[0] if self.loggers else None
+
+    # -- stages ----------------------------------------------------------------------
+    def _check_task(self, task: object) -> Task:
+        if not isinstance(task, Task):
+            raise TrainerError(
+                f"task: expected a pbgml.train.Task (wrap a plain model in ClassificationTask or "
+                f"RegressionTask), got {type(task).__name__}",
+                param="task",
+            )
+        return task
+
+    def _compute_hooks(self) -> None:
+        self._hooks = {
+            hook: [cb for cb in self.callbacks if _overrides(cb, hook)] for hook in _HOOKS
+        }
+
+    @contextlib.contextmanager
+    def _stage(self, stage: str, task: Task) -> Iterator[None]:
+        self.state = stage
+        self.task = task
+        task._trainer = self
+        task.to(self.device)
+        if self.datamodule is not None and task.class_names is None:
+            classes = getattr(self.datamodule, "classes", None)
+            if isinstance(classes, list):
+                task.class_names = list(classes)
+        self._compute_hooks()
+        if self.is_global_zero and self.loggers and not self._loggers_ready:
+            for lg in self.loggers:
+                lg.setup(str(self.run_dir))
+            self._loggers_ready = True
+        deterministic = None
+        if self.deterministic:
+            deterministic = torch.are_deterministic_algorithms_enabled()
+            torch.use_deterministic_algorithms(True)
+        was_training = task.training
+        for cb in self.callbacks:
+            cb.setup(self, task, stage)
+        try:
+            yield
+        except BaseException as err:
+            for cb in self.callbacks:
+                cb.on_exception(self, task, err)
+            interrupted = isinstance(err, Interrupted | KeyboardInterrupt)
+            self._finalize_loggers("interrupted" if interrupted else "failed")
+            raise
+        else:
+            self._finalize_loggers("success")
+        finally:
+            for cb in self.callbacks:
+                cb.teardown(self, task, stage)
+            task.train(was_training)
+            task._log_sink = None
+            if deterministic is not None:
+                torch.use_deterministic_algorithms(deterministic)
+            self.state = None
+            self.training = False
+
+    def _finalize_loggers(self, status: str) -> None:
+        if self.is_global_zero:
+            for lg in self.loggers:
+                lg.finalize(status)
+
+    def _log(self, metrics: Mapping[str, float], step: int) -> None:
+        self.logged_metrics.update(metrics)
+        if self.is_global_zero:
+            for lg in self.loggers:
+                lg.log_metrics(metrics, step)
+
+    @staticmethod
+    def _loaders(data: Any, stage: str, given: Any) -> Any:
+        if given is not None:
+            return given
+        if data is None:
+            return None
+        if isinstance(data, torch.utils.data.DataLoader):
+            return data
+        method = getattr(data, f"{stage}_dataloader", None)
+        if method is None:
+            return None
+        if stage != "train":
+            dataset = getattr(data, f"{stage}_dataset", True)
+            if dataset is None:
+                return None
+        return method()
+
+    def _setup_data(self, data: Any, stage: str) -> None:
+        self.datamodule = None if isinstance(data, torch.utils.data.DataLoader) else data
+        setup = getattr(data, "setup", None)
+        if self.datamodule is not None and callable(setup):
+            setup(stage)
+
+    def _collect_meta(self, data: Any) -> None:
+        meta: dict[str, Any] = {"torch_version": torch.__version__}
+        from pbgml._version import __version__
+
+        meta["pbgml_version"] = __version__
+        shape = getattr(data, "sample_shape", None)
+        meta["sample_shape"] = None if shape is None else [int(s) for s in shape]
+        classes = getattr(data, "classes", None)
+        meta["classes"] = list(classes) if isinstance(classes, list | tuple) else None
+        meta["num_classes"] = getattr(data, "num_classes", None)
+        transform = getattr(data, "eval_transform", None)
+        meta["eval_transform"] = None if transform is None else repr(transform)
+        self._meta = meta
+
+    # -- fit ---------------------------------------------------------------------------
+    def fit(
+        self,
+        task: Task,
+        data: Any = None,
+        *,
+        train_dataloaders: Any = None,
+        val_dataloaders: Any = None,
+        ckpt_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Train ``task`` on ``data`` (a DataModule) or on the given loaders.
+
+        Parameters
+        ----------
+        task
+            The :class:`~pbgml.train.Task`.
+        data
+            A :class:`~pbgml.data.DataModule` (``set_epoch`` is called every epoch), or
+            a train DataLoader.
+        train_dataloaders, val_dataloaders
+            Plain DataLoaders (instead of, or overriding, ``data``'s).
+        ckpt_path
+            Resume from this checkpoint, ``"last"`` (the run's ``last.ckpt``) or
+            ``"best"``: model, optimizers, schedulers, scaler, callbacks, loop position
+            (at the exact batch), RNG states and the data's state.
+
+        Raises
+        ------
+        Interrupted
+            SIGTERM or SIGUSR1 arrived: a checkpoint of the current step was written first.
+        NonFiniteLossError
+            The loss was not finite (before the optimizer stepped on it).
+        """
+        self._check_task(task)
+        self._setup_data(data, "fit")
+        train_loader = self._loaders(data, "train", train_dataloaders)
+        if train_loader is None:
+            raise TrainerError(
+                "fit: no training data: pass a DataModule or train_dataloaders=...",
+                param="train_dataloaders",
+            )
+        val_loader = None
+        if _overridden(task, "validation_step"):
+            val_loader = self._loaders(data, "val", val_dataloaders)
+        self.train_dataloader, self.val_dataloaders = train_loader, val_loader
+        self._collect_meta(data)
+        self.should_stop = False
+        with self._stage("fit", task), SignalCatcher() as catcher:
+            self._catcher = catcher
+            try:
+                self._fit(task, train_loader, val_loader, ckpt_path)
+            finally:
+                self._catcher = None
+
+    def _size_run(self, train_loader: Any) -> None:
+        self.num_training_batches = _limit(
+            "limit_train_batches", _length(train_loader), self.limit_train_batches
+        )
+        per_epoch = math.ceil(self.num_training_batches / self.accumulate_grad_batches)
+        steps: float = math.inf
+        if self.max_epochs is not None:
+            steps = self.max_epochs * per_epoch
+        if self.max_steps is not None:
+            steps = min(steps, self.max_steps)
+        self.estimated_stepping_batches = None if math.isinf(steps) else int(steps)
+        if self.max_epochs is not None:
+            self.estimated_epochs = self.max_epochs
+        elif self.max_steps is not None and per_epoch and not math.isinf(per_epoch):
+            self.estimated_epochs = math.ceil(self.max_steps / per_epoch)
+        else:
+            self.estimated_epochs = None
+        n = self.num_training_batches
+        interval = self.val_check_interval
+        if isinstance(interval, float):
+            self._val_every = max(1, int(n * interval)) if not math.isinf(n) else None
+            if self._val_every is None and interval != 1.0:
+                raise TrainerError(
+                    f"val_check_interval={interval!r}: a fraction needs a loader with a len()",
+                    param="val_check_interval",
+                )
+        else:
+            if self.check_val_every_n_epoch is not None and interval > n:
+                raise TrainerError(
+                    f"val_check_interval={interval!r} is more than the {int(n)} training batches "
+                    "of an epoch: lower it, or set check_val_every_n_epoch=None to count batches "
+                    "across epochs",
+                    param="val_check_interval",
+                )
+            self._val_every = interval
+
+    def _configure_optimizers(self, task: Task) -> None:
+        out = task.configure_optimizers()
+        optimizers: list[Any] = []
+        schedulers: list[Any] = []
+        if isinstance(out, torch.optim.Optimizer):
+            optimizers = [out]
+        elif isinstance(out, Mapping):
+            optimizers = [out["optimizer"]]
+            if out.get("lr_scheduler") is not None:
+                schedulers = [out["lr_scheduler"]]
+        elif isinstance(out, tuple | list) and len(out) == 2 and isinstance(out[0], list | tuple):
+            optimizers, schedulers = list(out[0]), list(out[1])
+        elif isinstance(out, tuple | list):
+            for item in out:
+                if isinstance(item, Mapping):
+                    optimizers.append(item["optimizer"])
+                    if item.get("lr_scheduler") is not None:
+                        schedulers.append(item["lr_scheduler"])
+                else:
+                    optimizers.append(item)
+        else:
+            raise TrainerError(
+                f"{type(task).__name__}.configure_optimizers returned {type(out).__name__}: "
+                "expected an optimizer, (optimizers, schedulers) or a dict with 'optimizer'",
+                param="configure_optimizers",
+            )
+        for opt in optimizers:
+            if not isinstance(opt, torch.optim.Optimizer):
+                raise TrainerError(
+                    f"configure_optimizers: {opt!r} is not a torch optimizer",
+                    param="configure_optimizers",
+                )
+        self.optimizers = optimizers
+        self.lr_schedulers = [self._wrap_scheduler(s) for s in schedulers]
+
+    @staticmethod
+    def _wrap_scheduler(scheduler: Any) -> ScheduledLR:
+        if isinstance(scheduler, ScheduledLR):
+            return scheduler
+        if isinstance(scheduler, Mapping):
+            inner = scheduler["scheduler"]
+            if isinstance(inner, ScheduledLR):
+                return inner
+            return ScheduledLR(
+                inner,
+                interval=scheduler.get("interval", "epoch"),
+                frequency=scheduler.get("frequency", 1),
+                monitor=scheduler.get("monitor"),
+            )
+        return ScheduledLR(scheduler)
+
+    def _fit(self, task: Task, train_loader: Any, val_loader: Any, ckpt_path: Any) -> None:
+        self._size_run(train_loader)
+        self.num_val_batches = (
+            0.0
+            if val_loader is None
+            else _limit("limit_val_batches", _length(val_loader), self.limit_val_batches)
+        )
+        self._configure_optimizers(task)
+        self.scaler = (
+            torch.amp.GradScaler("cuda") if self.precision == "16-mixed" else None
+        )
+        self.global_step = 0
+        self.current_epoch = 0
+        self._batches_in_epoch = 0
+        self._total_batches = 0
+        self._epoch_finished = False
+        self._train_log = StageLog("train", on_step=True)
+        self._nonfinite = None
+        resume: dict[str, Any] | None = None
+        if ckpt_path is not None:
+            resume = load_checkpoint(self._resolve_ckpt(ckpt_path), map_location="cpu")
+            self._restore(resume, task)
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=True)
+        if self.is_global_zero and self.loggers and resume is None:
+            self._log_hyperparams(task)
+        for cb in self.callbacks:
+            cb.on_fit_start(self, task)
+        if resume is None and val_loader is not None and self.num_sanity_val_steps:
+            limit = math.inf if self.num_sanity_val_steps < 0 else self.num_sanity_val_steps
+            self.sanity_checking = True
+            try:
+                self._evaluate("val", task, val_loader, min(limit, self.num_val_batches))
+            finally:
+                self.sanity_checking = False
+        start_batch, rng = 0, None
+        if resume is not None:
+            rng = resume.get("rng")
+            if self._epoch_finished:
+                self.current_epoch += 1
+            else:
+                start_batch = self._batches_in_epoch
+        loader_state = None if resume is None else (resume.get("data") or {}).get("loader")
+        self.training = True
+        while not self._done_training():
+            self._train_epoch(task, train_loader, val_loader, start_batch, rng, loader_state)
+            start_batch, rng, loader_state = 0, None, None
+            self.current_epoch += 1
+        self.training = False
+        for cb in self.callbacks:
+            cb.on_fit_end(self, task)
+
+    def _done_training(self) -> bool:
+        if self.max_steps is not None and self.global_step >= self.max_steps:
+            return True
+        if self.max_epochs is not None and self.current_epoch >= self.max_epochs:
+            return True
+        return self.should_stop and self.current_epoch >= self.min_epochs
+
+    def _log_hyperparams(self, task: Task) -> None:
+        params = list(task.parameters())
+        total = sum(p.numel() for p in params)
+        trainable = sum(p.numel() for p in params if p.requires_grad)
+        counts = {
+            "model/params/total": total,
+            "model/params/trainable": trainable,
+            "model/params/non_trainable": total - trainable,
+        }
+        for lg in self.loggers:
+            lg.log_hyperparams({**self.hparams, **counts})
+
+    def _start_epoch_iterator(
+        self, loader: Any, epoch: int, start_batch: int, loader_state: Any
+    ) -> Iterator[Any]:
+        data = self.datamodule
+        if data is not None and callable(getattr(data, "set_epoch", None)):
+            data.set_epoch(epoch)
+        else:
+            sampler = getattr(loader, "sampler", None)
+            if callable(getattr(sampler, "set_epoch", None)):
+                sampler.set_epoch(epoch)
+        if not start_batch:
+            return iter(loader)
+        sampler = _sampler(loader)
+        if sampler is not None and getattr(loader, "batch_size", None):
+            sampler.skip(start_batch * int(loader.batch_size))
+            return iter(loader)
+        if loader_state is not None and _is_stateful(loader):
+            loader.load_state_dict(loader_state)
+            return iter(loader)
+        warnings.warn(_PLAIN_LOADER.format(n=start_batch, epoch=epoch), UserWarning, stacklevel=4)
+        iterator = iter(loader)
+        for _ in range(start_batch):
+            next(iterator, None)
+        return iterator
+
+    def _train_epoch(
+        self,
+        task: Task,
+        loader: Any,
+        val_loader: Any,
+        start_batch: int,
+        rng: Mapping[str, Any] | None,
+        loader_state: Any,
+    ) -> None:
+        epoch = self.current_epoch
+        if rng is not None and not start_batch:
+            set_rng_state(rng)  # an epoch-end checkpoint: before this epoch's iterator draws
+        iterator = self._start_epoch_iterator(loader, epoch, start_batch, loader_state)
+        if rng is not None and start_batch:
+            set_rng_state(rng)  # mid-epoch: the iterator's draws were made before the save
+        if not start_batch:
+            self._train_log.reset()
+            self._loss_sum = None
+            self._loss_weight = 0.0
+        self._batches_in_epoch = start_batch
+        self._epoch_finished = False
+        hooks = self._hooks
+        for cb in hooks["on_train_epoch_start"]:
+            cb.on_train_epoch_start(self, task)
+        task.train()
+        task._log_sink = train_log = self._train_log
+        limit = self.num_training_batches
+        accumulate = self.accumulate_grad_batches
+        device = self.device
+        move = device.type != "cpu"
+        on_cpu = not move
+        h_start, h_end = hooks["on_train_batch_start"], hooks["on_train_batch_end"]
+        autocast = self._autocast_dtype
+        scaler = self.scaler
+        catcher = self._catcher
+        log_every = self.log_every_n_steps
+        validate = val_loader is not None and self.num_val_batches > 0 and (
+            self.check_val_every_n_epoch is None or (epoch + 1) % self.check_val_every_n_epoch == 0
+        )
+        val_every = self._val_every
+        across_epochs = self.check_val_every_n_epoch is None
+        loss_sum = self._loss_sum
+        batch_idx = start_batch - 1
+        stop = False
+        for batch_idx, batch in enumerate(iterator, start_batch):
+            if batch_idx >= limit:
+                break
+            if move:
+                batch = _move(batch, device)
+            for cb in h_start:
+                cb.on_train_batch_start(self, task, batch, batch_idx)
+            size = train_log.batch_size = _batch_size(batch)
+            self.batch_idx = batch_idx
+            if autocast is None:
+                out = task.training_step(batch, batch_idx)
+            else:
+                with torch.autocast(device.type, dtype=autocast):
+                    out = task.training_step(batch, batch_idx)
+            loss = out if isinstance(out, Tensor) else out["loss"] if out is not None else None
+            is_step = (batch_idx + 1) % accumulate == 0 or batch_idx + 1 >= limit
+            if loss is not None:
+                if on_cpu:
+                    value = loss.item()
+                    if value - value != 0:
+                        self._raise_nonfinite(value, epoch, batch_idx)
+                else:
+                    self._record_nonfinite(loss)
+                scaled = loss / accumulate if accumulate > 1 else loss
+                if scaler is not None:
+                    scaler.scale(scaled).backward()
+                else:
+                    scaled.backward()
+                detached = loss.detach()
+                if loss_sum is None:
+                    loss_sum = self._loss_sum = detached.float() * size
+                else:
+                    loss_sum.add_(detached, alpha=size)
+                self._loss_weight += size
+                self._last_loss = detached
+            if is_step:
+                self._optimizer_step(task)
+            self._batches_in_epoch = batch_idx + 1
+            self._total_batches += 1
+            if validate and val_every is not None:
+                seen = self._total_batches if across_epochs else batch_idx + 1
+                if seen % val_every == 0:
+                    self._evaluate("val", task, val_loader, self.num_val_batches)
+                    task.train()
+                    task._log_sink = train_log
+            if h_end:
+                outputs = (
+                    {"loss": loss.detach() if loss is not None else None}
+                    if isinstance(out, Tensor) or out is None
+                    else {k: v.detach() if isinstance(v, Tensor) else v for k, v in out.items()}
+                )
+                for cb in h_end:
+                    cb.on_train_batch_end(self, task, outputs, batch, batch_idx)
+            if is_step:
+                if self.global_step % log_every == 0 and self.loggers:
+                    self._log_step(epoch)
+                if catcher is not None and catcher.received is not None:
+                    self._interrupt(task, catcher.received)
+                if self.max_steps is not None and self.global_step >= self.max_steps:
+                    stop = True
+                    break
+            if self.should_stop and epoch + 1 >= self.min_epochs:
+                stop = True
+                break
+        self._end_train_epoch(task, epoch, finished=not stop or batch_idx + 1 >= limit)
+
+    def _optimizer_step(self, task: Task) -> None:
+        scaler = self.scaler
+        if scaler is not None:
+            for opt in self.optimizers:
+                scaler.unscale_(opt)
+        clip = self.gradient_clip_val
+        if clip is not None:
+            params = [p for opt in self.optimizers for g in opt.param_groups for p in g["params"]]
+            if self.gradient_clip_algorithm == "norm":
+                nn.utils.clip_grad_norm_(params, clip)
+            else:
+                nn.utils.clip_grad_value_(params, clip)
+        for cb in self._hooks["on_before_optimizer_step"]:
+            for opt in self.optimizers:
+                cb.on_before_optimizer_step(self, task, opt)
+        for opt in self.optimizers:
+            if scaler is not None:
+                scaler.step(opt)
+            else:
+                opt.step()
+        if scaler is not None:
+            scaler.update()
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=True)
+        self.global_step += 1
+        for sched in self.lr_schedulers:
+            if sched.interval == "step":
+                sched.step(self.callback_metrics)
+
+    def _raise_nonfinite(self, value: float, epoch: int, batch_idx: int) -> None:
+        raise NonFiniteLossError(
+            f"the loss is {value} at epoch {epoch}, global step {self.global_step}, batch "
+            f"{batch_idx}: training stopped before the optimizer stepped on it (lower the "
+            "learning rate, clip gradients with gradient_clip_val, or check the data)",
+            epoch=epoch,
+            step=self.global_step,
+            batch_idx=batch_idx,
+        )
+
+    def _record_nonfinite(self, loss: Tensor) -> None:
+        """On an accelerator: remember a non-finite loss on the device, raise at the next sync."""
+        bad = ~torch.isfinite(loss.detach())
+        if self._nonfinite is None:
+            self._nonfinite = bad.clone()
+        else:
+            self._nonfinite.logical_or_(bad)
+
+    def _sync_check(self) -> None:
+        flag = self._nonfinite
+        if flag is not None and bool(flag):
+            raise NonFiniteLossError(
+                f"a loss was not finite at or before epoch {self.current_epoch}, global step "
+                f"{self.global_step}, batch {self.batch_idx} (on {self.device.type}, checked at "
+                "sync points only; no checkpoint was written with these weights)",
+                epoch=self.current_epoch,
+                step=self.global_step,
+                batch_idx=self.batch_idx,
+            )
+
+    def _log_step(self, epoch: int) -> None:
+        self._sync_check()
+        values = self._train_log.step_values()
+        if self._last_loss is not None and "train/loss" not in values:
+            values["train/loss"] = float(self._last_loss)
+        self.callback_metrics.update(values)
+        self._log({**values, "epoch": epoch}, self.global_step)
+
+    def _end_train_epoch(self, task: Task, epoch: int, *, finished: bool) -> None:
+        self._sync_check()
+        values = self._train_log.epoch_values(task.class_names)
+        if self._loss_sum is not None and self._loss_weight and "train/loss" not in values:
+            values["train/loss"] = float(self._loss_sum) / self._loss_weight
+        self.callback_metrics.update(values)
+        self._epoch_finished = True
+        for sched in self.lr_schedulers:
+            if sched.interval == "epoch":
+                sched.step(self.callback_metrics)
+        for cb in self._hooks["on_train_epoch_end"]:
+            cb.on_train_epoch_end(self, task)
+        if values:
+            self._log({**values, "epoch": epoch}, self.global_step)
+        catcher = self._catcher
+        if catcher is not None and catcher.received is not None:
+            self._interrupt(task, catcher.received)
+
+    # -- evaluation --------------------------------------------------------------------
+    def _evaluate(self, stage: str, task: Task, loader: Any, limit: float) -> dict[str, float]:
+        step = task.validation_step if stage == "val" else task.test_step
+        log = StageLog(stage)
+        previous_sink, was_training = task._log_sink, task.training
+        task._log_sink = log
+        task.eval()
+        hook = "on_validation_epoch" if stage == "val" else "on_test_epoch"
+        for cb in self._hooks[f"{hook}_start"]:
+            getattr(cb, f"{hook}_start")(self, task)
+        device, autocast = self.device, self._autocast_dtype
+        devices = [device] if device.type == "cuda" else []
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+            for batch_idx, batch in enumerate(loader):
+                if batch_idx >= limit:
+                    break
+                if device.type != "cpu":
+                    batch = _move(batch, device)
+                log.batch_size = _batch_size(batch)
+                if autocast is None:
+                    step(batch, batch_idx)
+                else:
+                    with torch.autocast(device.type, dtype=autocast):
+                        step(batch, batch_idx)
+        values = log.epoch_values(task.class_names)
+        if not self.sanity_checking:
+            self.callback_metrics.update(values)
+            self.progress_bar_metrics.update({k: values[k] for k in log.prog_bar if k in values})
+            if values:
+                self._log({**values, "epoch": self.current_epoch}, self.global_step)
+        for cb in self._hooks[f"{hook}_end"]:
+            getattr(cb, f"{hook}_end")(self, task)
+        task._log_sink = previous_sink
+        task.train(was_training)
+        return values
+
+    def _eval_stage(
+        self, stage: str, task: Task, data: Any, dataloaders: Any, ckpt_path: Any
+    ) -> list[dict[str, float]]:
+        self._check_task(task)
+        name = "validation_step" if stage == "val" else "test_step"
+        if not _overridden(task, name):
+            raise TrainerError(
+                f"{type(task).__name__} defines no {name}: nothing to "
+                f"{'validate' if stage == 'val' else 'test'}",
+                param="task",
+            )
+        self._setup_data(data, "validate" if stage == "val" else "test")
+        loader = self._loaders(data, stage, dataloaders)
+        if loader is None:
+            raise TrainerError(
+                f"{'validate' if stage == 'val' else 'test'}: no {stage} data: pass a DataModule "
+                "with that set or dataloaders=...",
+                param="dataloaders",
+            )
+        limit_name = "limit_val_batches" if stage == "val" else "limit_test_batches"
+        limit = _limit(limit_name, _length(loader), getattr(self, limit_name))
+        with self._stage("validate" if stage == "val" else "test", task):
+            if ckpt_path is not None:
+                self._load_weights(task, ckpt_path)
+            return [self._evaluate(stage, task, loader, limit)]
+
+    def validate(
+        self,
+        task: Task,
+        data: Any = None,
+        *,
+        dataloaders: Any = None,
+        ckpt_path: str | os.PathLike[str] | None = None,
+    ) -> list[dict[str, float]]:
+        """Run the validation loop once; return ``[{"val/loss": ..., "val/acc": ...}]``.
+
+        ``ckpt_path`` (``"best"``, ``"last"`` or a path) loads those weights first.
+        """
+        return self._eval_stage("val", task, data, dataloaders, ckpt_path)
+
+    def test(
+        self,
+        task: Task,
+        data: Any = None,
+        *,
+        dataloaders: Any = None,
+        ckpt_path: str | os.PathLike[str] | None = None,
+    ) -> list[dict[str, float]]:
+        """Run the test loop; return ``[{"test/loss": ..., "test/acc": ...}]``.
+
+        ``ckpt_path="best"`` tests the best checkpoint of the first
+        :class:`ModelCheckpoint` (``"last"``, or a path, alike).
+        """
+        return self._eval_stage("test", task, data, dataloaders, ckpt_path)
+
+    def predict(
+        self,
+        task: Task,
+        data: Any = None,
+        *,
+        dataloaders: Any = None,
+        ckpt_path: str | os.PathLike[str] | None = None,
+    ) -> list[Any]:
+        """Return the list of ``task.predict_step`` outputs, one per batch.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from pbgml.train import ClassificationTask, Trainer
+        >>> loader = torch.utils.data.DataLoader(torch.randn(10, 3), batch_size=4)
+        >>> out = Trainer(callbacks=[], logger=False).predict(
+        ...     ClassificationTask(torch.nn.Linear(3, 2)), dataloaders=loader
+        ... )
+        >>> [tuple(o.shape) for o in out]
+        [(4, 2), (4, 2), (2, 2)]
+        """
+        self._check_task(task)
+        self._setup_data(data, "predict")
+        loader = self._loaders(data, "predict", dataloaders)
+        if loader is None:
+            raise TrainerError(
+                "predict: no data: pass a DataModule with a predict set or dataloaders=...",
+                param="dataloaders",
+            )
+        outputs: list[Any] = []
+        with self._stage("predict", task):
+            if ckpt_path is not None:
+                self._load_weights(task, ckpt_path)
+            task.eval()
+            device, autocast = self.device, self._autocast_dtype
+            devices = [device] if device.type == "cuda" else []
+            with torch.no_grad(), torch.random.fork_rng(devices=devices):
+                for batch_idx, batch in enumerate(loader):
+                    if device.type != "cpu":
+                        batch = _move(batch, device)
+                    if autocast is None:
+                        outputs.append(task.predict_step(batch, batch_idx))
+                    else:
+                        with torch.autocast(device.type, dtype=autocast):
+                            outputs.append(task.predict_step(batch, batch_idx))
+        return outputs
+
+    # -- checkpoints -------------------------------------------------------------------
+    def _resolve_ckpt(self, ckpt_path: str | os.PathLike[str]) -> Path:
+        if ckpt_path in ("best", "last"):
+            cb = self.checkpoint_callback
+            if ckpt_path == "best":
+                path = cb.best_model_path if cb is not None else ""
+                if not path:
+                    raise TrainerError(
+                        "ckpt_path='best': no best checkpoint yet (a ModelCheckpoint saves one "
+                        "during fit); pass a path",
+                        param="ckpt_path",
+                    )
+                return Path(path)
+            candidate = Path(cb.last_model_path) if cb is not None and cb.last_model_path else None
+            if candidate is None or not candidate.is_file():
+                candidate = self.checkpoint_dir / "last.ckpt"
+            if not candidate.is_file():
+                raise TrainerError(
+                    f"ckpt_path='last': there is no {candidate} yet; pass a path",
+                    param="ckpt_path",
+                )
+            return candidate
+        return Path(ckpt_path)
+
+    def _load_weights(self, task: Task, ckpt_path: str | os.PathLike[str]) -> None:
+        checkpoint = load_checkpoint(self._resolve_ckpt(ckpt_path), map_location="cpu")
+        if "model" not in checkpoint:
+            raise TrainerError(f"ckpt_path={ckpt_path!r}: no 'model' key", param="ckpt_path")
+        task.load_state_dict(checkpoint["model"])
+
+    def _checkpoint_dict(self, *, finished_epoch: bool | None = None) -> dict[str, Any]:
+        """Everything needed to resume exactly, as tensors and plain Python values."""
+        self._sync_check()
+        task = self.task
+        if task is None:
+            raise TrainerError("save_checkpoint: no task is attached (call fit first)", param="task")
+        finished = self._epoch_finished if finished_epoch is None else finished_epoch
+        loader = self.train_dataloader
+        data: dict[str, Any] = {"datamodule": None, "loader": None, "sampler": None}
+        state_dict = getattr(self.datamodule, "state_dict", None)
+        if callable(state_dict):
+            data["datamodule"] = state_dict()
+        sampler = _sampler(loader)
+        if sampler is not None and callable(getattr(sampler, "state_dict", None)):
+            data["sampler"] = sampler.state_dict()
+        elif loader is not None and _is_stateful(loader) and not finished:
+            data["loader"] = loader.state_dict()
+        checkpoint: dict[str, Any] = {
+            "model": task.state_dict(),
+            "optimizer": [opt.state_dict() for opt in self.optimizers],
+            "scheduler": [s.state_dict() for s in self.lr_schedulers],
+            "scaler": None if self.scaler is None else self.scaler.state_dict(),
+            "loop": {
+                "epoch": self.current_epoch,
+                "global_step": self.global_step,
+                "batch": self._batches_in_epoch,
+                "epoch_finished": finished,
+                "total_batches": self._total_batches,
+                "train_log": self._train_log.state_dict(),
+                "loss_sum": None if self._loss_sum is None else float(self._loss_sum),
+                "loss_weight": self._loss_weight,
+                "callback_metrics": dict(self.callback_metrics),
+                "should_stop": self.should_stop,
+            },
+            "rng": get_rng_state(),
+            "data": data,
+            "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks},
+            "config": self.config_text,
+            "meta": dict(self._meta),
+        }
+        for cb in self._hooks.get("on_save_checkpoint", []):
+            cb.on_save_checkpoint(self, task, checkpoint)
+        return checkpoint
+
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
+        """Write a checkpoint of the current state to ``path`` (atomically; rank 0 only).
+
+        Refuses weights that are not finite.
+        """
+        checkpoint = self._checkpoint_dict()
+        if not weights_are_finite(checkpoint["model"]):
+            raise TrainerError(
+                f"save_checkpoint: the weights are not finite; {path} not written",
+                param="path",
+            )
+        target = Path(path)
+        if self.is_global_zero:
+            save_checkpoint(checkpoint, target)
+        return target
+
+    def _restore(self, checkpoint: Mapping[str, Any], task: Task) -> None:
+        missing = [k for k in ("model", "optimizer", "loop") if k not in checkpoint]
+        if missing:
+            raise TrainerError(
+                f"ckpt_path: the checkpoint has no {', '.join(map(repr, missing))} (keys: "
+                f"{', '.join(sorted(checkpoint))}; expected {', '.join(CHECKPOINT_KEYS)})",
+                param="ckpt_path",
+            )
+        task.load_state_dict(checkpoint["model"])
+        optimizers = checkpoint["optimizer"]
+        schedulers = checkpoint.get("scheduler") or []
+        if len(optimizers) != len(self.optimizers) or len(schedulers) != len(self.lr_schedulers):
+            raise TrainerError(
+                f"ckpt_path: the checkpoint holds {len(optimizers)} optimizer(s) and "
+                f"{len(schedulers)} scheduler(s), the task configures {len(self.optimizers)} and "
+                f"{len(self.lr_schedulers)}",
+                param="ckpt_path",
+            )
+        for opt, state in zip(self.optimizers, optimizers, strict=True):
+            opt.load_state_dict(state)
+        for sched, state in zip(self.lr_schedulers, schedulers, strict=True):
+            sched.load_state_dict(state)
+        if self.scaler is not None and checkpoint.get("scaler") is not None:
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        states = checkpoint.get("callbacks") or {}
+        for cb in self.callbacks:
+            if cb.state_key in states:
+                cb.load_state_dict(states[cb.state_key])
+        loop = checkpoint["loop"]
+        self.current_epoch = int(loop["epoch"])
+        self.global_step = int(loop["global_step"])
+        self._batches_in_epoch = int(loop["batch"])
+        self._epoch_finished = bool(loop["epoch_finished"])
+        self._total_batches = int(loop.get("total_batches", 0))
+        self.callback_metrics = {str(k): float(v) for k, v in loop.get("callback_metrics", {}).items()}
+        self.should_stop = bool(loop.get("should_stop", False))
+        if not self._epoch_finished:
+            self._train_log.load_state_dict(loop.get("train_log", {}))
+            loss_sum = loop.get("loss_sum")
+            self._loss_sum = (
+                None
+                if loss_sum is None
+                else torch.tensor(float(loss_sum), dtype=torch.float32, device=self.device)
+            )
+            self._loss_weight = float(loop.get("loss_weight", 0.0))
+        data = checkpoint.get("data") or {}
+        load = getattr(self.datamodule, "load_state_dict", None)
+        if data.get("datamodule") is not None and callable(load):
+            load(data["datamodule"])
+
+    def _interrupt(self, task: Task, signum: int) -> None:
+        path: Path | None = self.checkpoint_dir / "last.ckpt"
+        checkpoint = self._checkpoint_dict()
+        if not weights_are_finite(checkpoint["model"]):
+            path = None
+        elif self.is_global_zero and path is not None:
+            save_checkpoint(checkpoint, path)
+            cb = self.checkpoint_callback
+            if cb is not None:
+                cb.last_model_path = str(path)
+        raise Interrupted(
+            f"fit interrupted by signal {signum} at epoch {self.current_epoch}, global step "
+            f"{self.global_step}; checkpoint: {path}",
+            checkpoint_path=None if path is None else str(path),
+            signum=signum,
+        )
