@@ -88,8 +88,16 @@ def test_early_stopping_stops_after_patience_checks_without_improvement() -> Non
 def test_early_stopping_max_mode_and_min_delta() -> None:
     accs = [0.5, 0.6, 0.605, 0.609, 0.7]
     # +0.005 and +0.009 are below min_delta=0.01: two checks without improvement
-    assert run_early_stopping(EarlyStopping("val/acc", patience=2, mode="max", min_delta=0.01), accs, key="val/acc") == 3
-    assert run_early_stopping(EarlyStopping("val/acc", patience=2, mode="max"), accs, key="val/acc") is None
+    assert (
+        run_early_stopping(
+            EarlyStopping("val/acc", patience=2, mode="max", min_delta=0.01), accs, key="val/acc"
+        )
+        == 3
+    )
+    assert (
+        run_early_stopping(EarlyStopping("val/acc", patience=2, mode="max"), accs, key="val/acc")
+        is None
+    )
 
 
 def test_early_stopping_patience_zero_stops_at_first_non_improvement() -> None:
@@ -195,7 +203,9 @@ def test_early_stopping_verbose_prints(capsys: pytest.CaptureFixture[str]) -> No
         ({"monitor": ""}, "monitor", "metric name"),
     ],
 )
-def test_early_stopping_rejects_bad_arguments(kwargs: dict[str, Any], param: str, text: str) -> None:
+def test_early_stopping_rejects_bad_arguments(
+    kwargs: dict[str, Any], param: str, text: str
+) -> None:
     with pytest.raises(ArgumentError, match=text) as info:
         EarlyStopping(**kwargs)
     assert info.value.param == param
@@ -330,7 +340,9 @@ def test_param_histograms_warns_when_no_logger_records_histograms() -> None:
     class NoHist(Logger):
         pass
 
-    with pytest.warns(UserWarning, match=r"none of the trainer's loggers records histograms \(NoHist\)"):
+    with pytest.warns(
+        UserWarning, match=r"none of the trainer's loggers records histograms \(NoHist\)"
+    ):
         ParamHistograms().setup(fake_trainer(loggers=[NoHist()]), None, "fit")
     ParamHistograms().setup(fake_trainer(loggers=[Recorder()]), None, "fit")  # no warning
 

@@ -21,9 +21,10 @@ from pbgml._errors import ArgumentError, MissingExtraError, closest, require
 from pbgml.train._base import Callback, Logger
 
 if TYPE_CHECKING:
+    from torch import Tensor
+
     from pbgml.train._task import Task
     from pbgml.train._trainer import Trainer
-    from torch import Tensor
 
 __all__ = [
     "EarlyStopping",
