@@ -36,6 +36,7 @@ from pbgml.data import (
     synthetic_regression,
     tensor_file,
 )
+from pbgml.data._module import EpochSampler
 
 FACTORIES = {
     "cifar10": (cifar10, configs.CIFAR10DataConf),
@@ -96,7 +97,9 @@ def test_course_setup_batch_4_two_workers_half_normalization(cifar10_root: Path)
     loader = dm.train_dataloader()
     assert loader.batch_size == 4
     assert loader.num_workers == 2
-    assert isinstance(loader.sampler, torch.utils.data.RandomSampler)
+    sampler = loader.sampler
+    assert isinstance(sampler, EpochSampler)
+    assert sampler.shuffle
     assert dm.val_dataset is None
     x, _ = dm.test_dataset[0]
     assert x[0].unique().item() == pytest.approx(9 / 255 * 2 - 1)  # eval reuses train's
