@@ -553,3 +553,158 @@ def test_model_summary_lazy_and_rank(capsys: pytest.CaptureFixture[str]) -> None
 def test_model_summary_rejects_bad_depth() -> None:
     with pytest.raises(ArgumentError, match="max_depth=-2"):
         ModelSummary(max_depth=-2)
+
+
+def test_param_histograms_keep_the_gradients_of_the_epochs_last_step() -> None:
+    model = nn.Linear(2, 1)
+    rec = Recorder()
+    trainer = fake_trainer(loggers=[rec], num_training_batches=3)
+    task = SimpleNamespace(model=model)
+    callback = ParamHistograms()
+    grads = []
+    for batch_idx in range(3):
+        model.zero_grad(set_to_none=True)
+        model(torch.randn(4, 2)).sum().backward()
+        grads.append(model.weight.grad.clone())
+        trainer.batch_idx = batch_idx
+        callback.on_before_optimizer_step(trainer, task, None)
+        model.zero_grad(set_to_none=True)  # as the trainer does after the step
+    callback.on_train_epoch_end(trainer, task)
+    logged = {n: v for n, v, _ in rec.histograms}
+    assert torch.equal(logged["grads/weight"], grads[-1])
+    assert not callback._grads  # freed at epoch end
+
+
+# -- with the real Trainer ----------------------------------------------------------------
+def make_fit(
+    tmp_path: Path, *, lr: float = 0.1, scheduler: Any = None, samples: int = 64
+) -> tuple[Any, Any]:
+    import functools
+
+    from pbgml.data import DataModule, SyntheticClassification
+    from pbgml.train import ClassificationTask
+
+    torch.manual_seed(0)
+    data = DataModule(SyntheticClassification(samples, 4, 2), val_split=16, batch_size=16)
+    task = ClassificationTask(
+        nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)),
+        optimizer=functools.partial(torch.optim.SGD, lr=lr),
+        scheduler=scheduler,
+    )
+    return task, data
+
+
+def trainer(tmp_path: Path, **kw: Any) -> Any:
+    from pbgml.train import Trainer
+
+    kw.setdefault("logger", False)
+    kw.setdefault("num_sanity_val_steps", 0)
+    return Trainer(default_root_dir=tmp_path, **kw)
+
+
+def test_trainer_early_stopping_stops_and_resumes_at_the_same_epoch(tmp_path: Path) -> None:
+    from pbgml.train import ModelCheckpoint
+
+    # lr=0: val/loss never improves after the first epoch; patience 2 stops at epoch 2
+    task, data = make_fit(tmp_path, lr=0.0)
+    stopper = EarlyStopping(monitor="val/loss", patience=2)
+    t = trainer(tmp_path / "a", max_epochs=10, callbacks=[stopper])
+    t.fit(task, data)
+    assert stopper.stopped_epoch == 2
+    assert t.current_epoch == 3
+    assert "val/loss" in stopper.stop_reason
+
+    # an interrupted run (2 epochs, wait count 1), resumed from its last checkpoint
+    task, data = make_fit(tmp_path, lr=0.0)
+    first = EarlyStopping(monitor="val/loss", patience=2)
+    ckpt = ModelCheckpoint(save_last=True)
+    trainer(tmp_path / "b", max_epochs=2, callbacks=[first, ckpt]).fit(task, data)
+    assert first.wait_count == 1
+    assert first.stopped_epoch is None
+    task, data = make_fit(tmp_path, lr=0.0)
+    resumed = EarlyStopping(monitor="val/loss", patience=2)
+    t = trainer(tmp_path / "b", max_epochs=10, callbacks=[resumed, ModelCheckpoint(save_last=True)])
+    t.fit(task, data, ckpt_path=ckpt.last_model_path)
+    assert resumed.stopped_epoch == 2
+    assert t.current_epoch == 3
+
+
+def test_trainer_early_stopping_unknown_monitor(tmp_path: Path) -> None:
+    task, data = make_fit(tmp_path)
+    t = trainer(tmp_path, max_epochs=3, callbacks=[EarlyStopping(monitor="val/accuracy")])
+    with pytest.raises(ArgumentError, match=r"Did you mean 'val/acc'\?"):
+        t.fit(task, data)
+
+
+def test_trainer_lr_monitor_logs_the_optimizers_lr(tmp_path: Path) -> None:
+    import functools
+
+    from pbgml.train import CSVLogger
+
+    step_lr = functools.partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5)
+    task, data = make_fit(tmp_path, scheduler=step_lr)
+    rec = Recorder()
+    t = trainer(
+        tmp_path, max_epochs=3, callbacks=[LearningRateMonitor()], logger=[rec, CSVLogger()]
+    )
+    t.fit(task, data)
+    lrs = [(s, m["lr-SGD"]) for s, m in rec.metrics if "lr-SGD" in m]
+    assert lrs == [(0, 0.1), (3, 0.05), (6, 0.025)]  # 3 steps an epoch
+    assert t.optimizers[0].param_groups[0]["lr"] == 0.0125
+    import csv
+
+    with open(tmp_path / "logs" / "metrics.csv", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["lr-SGD"]]
+    assert [(r["step"], r["epoch"], float(r["lr-SGD"])) for r in rows] == [
+        ("0", "0", 0.1),
+        ("3", "1", 0.05),
+        ("6", "2", 0.025),
+    ]
+
+
+def test_trainer_param_histograms_in_tensorboard(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from pbgml.train import TensorBoardLogger
+
+    task, data = make_fit(tmp_path)
+    t = trainer(tmp_path, max_epochs=2, callbacks=[ParamHistograms()], logger=[TensorBoardLogger()])
+    t.fit(task, data)
+    acc = EventAccumulator(str(tmp_path / "logs" / "tensorboard"), size_guidance={"histograms": 0})
+    acc.Reload()
+    names = [n for n, _ in task.model.named_parameters()]
+    assert set(acc.Tags()["histograms"]) == {f"{k}/{n}" for k in ("params", "grads") for n in names}
+    assert [e.step for e in acc.Histograms("params/0.weight")] == [3, 6]
+    assert [e.step for e in acc.Histograms("grads/2.bias")] == [3, 6]
+    last = acc.Histograms("params/0.weight")[-1].histogram_value
+    assert last.max == pytest.approx(task.model[0].weight.max().item())
+
+
+def test_trainer_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    pytest.importorskip("tqdm")
+    task, data = make_fit(tmp_path)
+    out = FakeTTY()
+    bar = ProgressBar(file=out)
+    bar.min_interval = 0.0
+    trainer(tmp_path, max_epochs=2, callbacks=[bar]).fit(task, data)
+    text = out.getvalue()
+    assert "Epoch 2/2" in text
+    assert "loss=" in text
+    assert "step=6" in text
+    assert "val/acc=" in text
+    assert "3/3" in text
+
+
+def test_trainer_defaults_print_the_summary_and_no_bar_off_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pbgml.train import Trainer
+
+    task, data = make_fit(tmp_path)
+    Trainer(default_root_dir=tmp_path, max_epochs=1, logger=False).fit(task, data)
+    captured = capsys.readouterr()
+    assert "Total params: 58" in captured.out  # (4*8+8) + (8*2+2)
+    assert "Trainable params: 58" in captured.out
+    assert "2      Linear      18" in captured.out
+    assert captured.err == ""  # no progress bar: stderr is not a terminal here

@@ -359,14 +359,17 @@ def _records_histograms(logger: Logger) -> bool:
 
 
 class ParamHistograms(Callback):
-    """Log a histogram of every parameter, and of its gradient when it has one.
+    """Log a histogram of every parameter, and of its gradient, at epoch end.
 
     At the end of every ``every_n_epochs``-th training epoch, each parameter of
-    ``task.model`` goes to :meth:`Logger.log_histogram` as ``params/<name>`` (and
-    its ``.grad`` as ``grads/<name>``) at ``trainer.global_step``: the course's
-    custom TensorBoard callback, for any logger that records histograms
-    (:class:`~pbgml.train.TensorBoardLogger`). Loggers that cannot are skipped
-    without copying anything; when none can, a warning says so at setup.
+    ``task.model`` goes to :meth:`Logger.log_histogram` as ``params/<name>`` at
+    ``trainer.global_step``: the course's custom TensorBoard callback, for any
+    logger that records histograms (:class:`~pbgml.train.TensorBoardLogger`). The
+    gradients of the epoch's last optimizer step (the trainer frees them after each
+    step) are kept for that one step and logged beside them as ``grads/<name>``; a
+    parameter that still holds a ``.grad`` at epoch end has that one logged instead.
+    Loggers that cannot record histograms are skipped without copying anything;
+    when none can, a warning says so at setup.
 
     Parameters
     ----------
@@ -392,9 +395,16 @@ class ParamHistograms(Callback):
 
     def __init__(self, every_n_epochs: int = 1) -> None:
         self.every_n_epochs = _check_int(every_n_epochs, "every_n_epochs", 1)
+        self._grads: dict[str, Tensor] = {}
+
+    def _loggers(self, trainer: Trainer) -> list[Logger]:
+        if (trainer.current_epoch + 1) % self.every_n_epochs:
+            return []
+        return [lg for lg in _loggers(trainer) if _records_histograms(lg)]
 
     def setup(self, trainer: Trainer, task: Task, stage: str) -> None:
         """Warn when no logger of the run records histograms."""
+        self._grads = {}
         if stage != "fit" or not getattr(trainer, "is_global_zero", True):
             return
         loggers = list(getattr(trainer, "loggers", None) or [])
@@ -409,11 +419,21 @@ class ParamHistograms(Callback):
                 stacklevel=2,
             )
 
+    def on_before_optimizer_step(self, trainer: Trainer, task: Task, optimizer: Any) -> None:
+        """Keep a copy of the gradients of the epoch's last step (only that one)."""
+        batch_idx = getattr(trainer, "batch_idx", None)
+        total = trainer.num_training_batches
+        if batch_idx is None or batch_idx + 1 < total or not self._loggers(trainer):
+            return
+        model: nn.Module = task.model
+        for name, param in model.named_parameters():
+            if param.grad is not None:
+                self._grads[name] = param.grad.detach().clone()
+
     def on_train_epoch_end(self, trainer: Trainer, task: Task) -> None:
         """Log the histograms at the end of every ``every_n_epochs``-th epoch."""
-        if (trainer.current_epoch + 1) % self.every_n_epochs:
-            return
-        loggers = [lg for lg in _loggers(trainer) if _records_histograms(lg)]
+        grads, self._grads = self._grads, {}
+        loggers = self._loggers(trainer)
         if not loggers:
             return
         step = trainer.global_step
@@ -422,11 +442,11 @@ class ParamHistograms(Callback):
             if isinstance(param, nn.parameter.UninitializedParameter):
                 continue
             values = param.detach()
-            grad = param.grad
+            grad = param.grad.detach() if param.grad is not None else grads.get(name)
             for logger in loggers:
                 logger.log_histogram(f"params/{name}", values, step)
                 if grad is not None:
-                    logger.log_histogram(f"grads/{name}", grad.detach(), step)
+                    logger.log_histogram(f"grads/{name}", grad, step)
 
 
 # -- progress bar ---------------------------------------------------------------------
@@ -580,7 +600,15 @@ class ProgressBar(Callback):
         for name, value in trainer.callback_metrics.items():
             if name.startswith("val/"):
                 self._postfix[name] = f"{float(value):.4g}"
+        self._show_prog_bar_metrics(trainer)
         self._bar.set_postfix(self._postfix, refresh=False)
+
+    def _show_prog_bar_metrics(self, trainer: Trainer) -> None:
+        extra = getattr(trainer, "progress_bar_metrics", None)
+        if isinstance(extra, Mapping):
+            for name, value in extra.items():
+                if isinstance(value, (int, float)):
+                    self._postfix[str(name)] = f"{float(value):.4g}"
 
     def on_train_epoch_end(self, trainer: Trainer, task: Task) -> None:
         """Flush the batches not yet shown and redraw."""
@@ -590,6 +618,7 @@ class ProgressBar(Callback):
             self._bar.update(self._pending)
             self._pending = 0
         self._postfix["step"] = str(trainer.global_step)
+        self._show_prog_bar_metrics(trainer)
         self._bar.set_postfix(self._postfix, refresh=False)
         self._bar.refresh()
 
