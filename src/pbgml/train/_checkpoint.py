@@ -137,9 +137,11 @@ def load_checkpoint(
         with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
             loaded = torch.load(source, map_location=map_location, weights_only=True)
     except Exception as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        reason = next((line for line in lines if "Unsupported global" in line), lines[0] if lines else "")
         raise TrainerError(
             f"ckpt_path={os.fspath(path)!r}: not a checkpoint torch.load(weights_only=True) "
-            f"can read ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+            f"can read ({type(err).__name__}: {reason}); "
             "pbgml never loads checkpoints without weights_only",
             param="ckpt_path",
         ) from err

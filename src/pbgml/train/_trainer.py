@@ -574,10 +574,10 @@ class Trainer:
             setup(stage)
 
     def _collect_meta(self, data: Any) -> None:
-        meta: dict[str, Any] = {"torch_version": torch.__version__}
+        meta: dict[str, Any] = {"torch_version": str(torch.__version__)}
         from pbgml._version import __version__
 
-        meta["pbgml_version"] = __version__
+        meta["pbgml_version"] = str(__version__)
         shape = getattr(data, "sample_shape", None)
         meta["sample_shape"] = None if shape is None else [int(s) for s in shape]
         classes = getattr(data, "classes", None)
