@@ -348,3 +348,90 @@ def test_several_loggers_record_the_same_run(mlflow: Any, tmp_path: Path) -> Non
     names = {p.name for p in (tmp_path / "logs").iterdir()}
     assert {"hparams.json", "metrics.csv", "mlflow.db", "tensorboard"} <= names
     assert names <= {"hparams.json", "metrics.csv", "mlflow.db", "tensorboard", "mlartifacts"}
+
+
+# -- with the real Trainer ----------------------------------------------------------------
+def fit_run(tmp_path: Path, loggers: Any, *, max_epochs: int = 2, fail: bool = False) -> Any:
+    import functools
+
+    from torch import nn
+
+    from pbgml.data import DataModule, SyntheticClassification
+    from pbgml.train import ClassificationTask, Trainer
+
+    class Failing(ClassificationTask):
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            if self.trainer.current_epoch == 1:
+                raise RuntimeError("boom")
+            return super().training_step(batch, batch_idx)
+
+    torch.manual_seed(0)
+    data = DataModule(SyntheticClassification(64, 4, 2), val_split=16, batch_size=16)
+    task = (Failing if fail else ClassificationTask)(
+        nn.Linear(4, 2), optimizer=functools.partial(torch.optim.SGD, lr=0.1)
+    )
+    trainer = Trainer(
+        default_root_dir=tmp_path,
+        max_epochs=max_epochs,
+        callbacks=[],
+        logger=loggers,
+        log_every_n_steps=1,
+        num_sanity_val_steps=0,
+        hparams={"optimizer": {"lr": 0.1}, "seed": 0},
+    )
+    if fail:
+        with pytest.raises(RuntimeError, match="boom"):
+            trainer.fit(task, data)
+    else:
+        trainer.fit(task, data)
+    return trainer
+
+
+def test_trainer_default_csv_logger(tmp_path: Path) -> None:
+    trainer = fit_run(tmp_path, None)
+    rows = read_csv(tmp_path / "logs" / "metrics.csv")
+    assert list(rows[0])[:2] == ["step", "epoch"]
+    assert {"train/loss", "val/loss", "val/acc"} <= set(rows[0])
+    steps = [int(r["step"]) for r in rows]
+    assert steps == sorted(steps)
+    assert steps[-1] == trainer.global_step == 6
+    assert {r["epoch"] for r in rows} == {"0", "1"}
+    last_val = [r for r in rows if r["val/acc"]][-1]
+    assert float(last_val["val/acc"]) == trainer.callback_metrics["val/acc"]
+    assert last_val["epoch"] == "1"
+    hparams = json.loads((tmp_path / "logs" / "hparams.json").read_text())
+    assert hparams["optimizer"] == {"lr": 0.1}
+    assert hparams["model/params/total"] == 10
+
+
+def test_trainer_tensorboard_scalars_equal_the_csv(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    fit_run(tmp_path, [CSVLogger(), TensorBoardLogger()])
+    rows = read_csv(tmp_path / "logs" / "metrics.csv")
+    acc = tb_accumulator(tmp_path / "logs" / "tensorboard")
+    for name in ("train/loss", "val/loss", "val/acc"):
+        expected = [(int(r["step"]), float(r[name])) for r in rows if r[name]]
+        got = [(e.step, e.value) for e in acc.Scalars(name)]
+        assert [s for s, _ in got] == [s for s, _ in expected]
+        assert [v for _, v in got] == pytest.approx([v for _, v in expected])
+    assert "hparams/text_summary" in acc.Tags()["tensors"]
+
+
+def test_trainer_mlflow_metrics_equal_the_csv_and_status(mlflow: Any, tmp_path: Path) -> None:
+    ml = MLflowLogger(run_name="fit")
+    fit_run(tmp_path / "ok", [CSVLogger(), ml])
+    run = ml.client.get_run(ml.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["optimizer.lr"] == "0.1"
+    assert run.data.params["model/params/total"] == "10"
+    rows = read_csv(tmp_path / "ok" / "logs" / "metrics.csv")
+    expected = [(int(r["step"]), float(r["val/acc"])) for r in rows if r["val/acc"]]
+    history = ml.client.get_metric_history(ml.run_id, "val/acc")
+    assert [(m.step, m.value) for m in history] == expected
+
+    failed = MLflowLogger()
+    csv_logger = CSVLogger()
+    fit_run(tmp_path / "bad", [csv_logger, failed], fail=True)
+    assert failed.client.get_run(failed.run_id).info.status == "FAILED"
+    # the CSV rows of the first epoch were written even though fit raised
+    assert {r["epoch"] for r in read_csv(csv_logger.path)} == {"0"}
