@@ -21,3 +21,9 @@ def scratch_registry_names() -> Iterator[list[tuple[str, str]]]:
     for group, name in added:
         if name in groups[group]:
             groups[group].unregister(name)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_optional_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken optional package warns once per process: once per test here."""
+    monkeypatch.setattr("pbgml._optional._warned", set())

@@ -86,7 +86,6 @@ def test_every_registry_entry_is_stored_in_its_hydra_group() -> None:
     from hydra.core.config_store import ConfigStore
 
     from pbgml import registry
-
     from pbgml._groups import GROUPS
 
     repo = ConfigStore.instance().repo
@@ -94,7 +93,8 @@ def test_every_registry_entry_is_stored_in_its_hydra_group() -> None:
         option_group = GROUPS[group].key or group  # metric -> metrics, callback -> callbacks
         stored = {name.removesuffix(".yaml") for name in repo.get(option_group, {})}
         assert set(reg.names()) <= stored, group
-    assert "metric" not in repo and "callback" not in repo
+    assert "metric" not in repo
+    assert "callback" not in repo
     with initialize(version_base=None):
         cfg = compose(PRIMARY_CONFIG, overrides=["model=lenet", "data=digits", "loss=focal"])
     assert cfg.model._target_ == "pbgml.nn.LeNet"

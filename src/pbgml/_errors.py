@@ -67,7 +67,9 @@ class ArgumentError(PbgmlError, ValueError):
     ('lr', 'lr=-1 must be >= 0')
     """
 
-    def __init__(self, message: str, *, param: str | None = None, reason: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, param: str | None = None, reason: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param

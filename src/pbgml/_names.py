@@ -16,6 +16,8 @@ _NAME_OVERRIDES = {
     "SiLU": "silu",
     "RMSprop": "rmsprop",
 }
+
+
 def snake_case(name: str) -> str:
     """Spell a class name in snake_case, keeping acronyms and a trailing capital whole.
 

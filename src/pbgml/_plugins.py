@@ -71,7 +71,11 @@ def discover(*, force: bool = False) -> None:
             _eager.append(ep)
             continue
         if group not in GROUPS:
-            warn(dist, f"{ep.name} = {ep.value}", f"unknown group {group!r}; groups are {sorted(GROUPS)}")
+            warn(
+                dist,
+                f"{ep.name} = {ep.value}",
+                f"unknown group {group!r}; groups are {sorted(GROUPS)}",
+            )
             continue
         _lazy.setdefault(group, []).append((name.strip(), ep.value, dist))
 

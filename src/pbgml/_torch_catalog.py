@@ -36,7 +36,6 @@ _SKIP = frozenset(
 )
 
 
-
 def _public_classes(module_name: str, base: tuple[type, ...]) -> Iterable[tuple[str, type]]:
     module = importlib.import_module(module_name)
     for attr, obj in sorted(vars(module).items()):
@@ -92,5 +91,3 @@ def torch_schedulers(reg: Registry[Any]) -> None:
 
     classes = _public_classes("torch.optim.lr_scheduler", (LRScheduler, ReduceLROnPlateau))
     _register_all(reg, classes, strip="")
-
-

@@ -22,7 +22,7 @@ from pbgml.nn import (
     SmallCNN,
     TransformerClassifier,
 )
-from pbgml.nn._models import _register_torchvision
+from pbgml.nn._models import _load_torchvision as _register_torchvision
 
 
 def _count(module: nn.Module) -> int:
@@ -297,5 +297,8 @@ def test_torchvision_failing_to_import_warns(monkeypatch: pytest.MonkeyPatch) ->
         return real_import(name, package)
 
     monkeypatch.setattr(importlib, "import_module", import_module)
-    with pytest.warns(PluginWarning, match=r"could not be listed: OSError: undefined symbol"):
+    monkeypatch.setattr("pbgml._optional._warned", set())
+    with pytest.warns(PluginWarning, match=r"failed to import \(OSError: undefined symbol"):
         assert _register_torchvision(Registry("model")) == []
+    # once per package and process: a second probe stays quiet
+    assert _register_torchvision(Registry("model")) == []

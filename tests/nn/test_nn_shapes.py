@@ -5,9 +5,11 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from pbgml import PbgmlError
+from pbgml import (
+    PbgmlError,
+    check_input,  # takes configs as well as modules
+)
 from pbgml.configs import LeNetConf, MLPConf
-from pbgml import check_input  # takes configs as well as modules
 from pbgml.nn import MLP, LeNet, ShapeMismatchError, SmallCNN, TransformerClassifier
 
 

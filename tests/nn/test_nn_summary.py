@@ -169,4 +169,7 @@ def test_summary_rejects_what_is_not_a_model() -> None:
 def test_component_summary_refuses_a_config_and_names_the_config_level_function() -> None:
     with pytest.raises(InvalidArgumentError, match=r"use pbgml\.summary"):
         module_summary(LeNetConf(), (3, 32, 32))
-    assert module_summary(LeNet(), (3, 32, 32)).num_parameters == summary(LeNetConf(), (3, 32, 32)).num_parameters
+    assert (
+        module_summary(LeNet(), (3, 32, 32)).num_parameters
+        == summary(LeNetConf(), (3, 32, 32)).num_parameters
+    )

@@ -11,10 +11,10 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from pbgml._errors import ArgumentError, ConfigError, ConfigIssue, closest
-from pbgml._groups import by_key
 from pbgml._config._targets import GET_OBJ, Allow, Resolved, TargetError, resolve_target
 from pbgml._config._tree import MISSING_VALUE, Tree, read_tree
+from pbgml._errors import ArgumentError, ConfigError, ConfigIssue, closest
+from pbgml._groups import by_key
 
 __all__ = ["GROUP_KEYS", "RESERVED", "Checked", "check", "check_tree", "signature_of"]
 
@@ -362,7 +362,7 @@ class _Walker:
         ``interval`` or ``param_groups``, or a ReduceLROnPlateau without ``monitor``,
         is reported by ``check`` with everything else.
         """
-        from pbgml._config._instantiate import finalizer
+        from pbgml._config._hooks import finalizer
 
         meta = {k: node[k] for k in registry.meta if k in node}
         if any(isinstance(v, str) and "${" in v for v in meta.values()):

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import functools
-import importlib
 import sys
 import types
 import typing
 from typing import Any
 
 from pbgml._config._check import RESERVED, Checked, checked_or_raise, signature_of
+from pbgml._config._hooks import finalizer
 from pbgml._config._targets import GET_OBJ
 from pbgml._config._tree import MISSING_VALUE
 
 __all__ = ["instantiate"]
-
-_finalizers: dict[str, Any] = {}
-
-
-def finalizer(spec: str) -> Any:
-    """The finalize hook named ``module:function`` (imported once)."""
-    fn = _finalizers.get(spec)
-    if fn is None:
-        module, _, attr = spec.partition(":")
-        fn = getattr(importlib.import_module(module), attr)
-        _finalizers[spec] = fn
-    return fn
 
 
 def _note(err: BaseException, message: str) -> None:

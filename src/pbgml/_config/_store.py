@@ -14,7 +14,6 @@ __all__ = ["PRIMARY_CONFIG", "store_registries"]
 PRIMARY_CONFIG = "pbgml"
 
 
-
 def defaults() -> list[Any]:
     """What the primary config selects: each single-node group's default from the table
     (``None`` is "nothing yet, overridable"), and the default trainer."""

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pbgml._registry import Entry, Registry, _Pending
+from pbgml._registry import Entry, Registry
 
 __all__ = ["Allow", "Resolved", "TargetError", "resolve_target"]
 
@@ -107,9 +107,7 @@ def _candidates(obj: Any, group: str | None) -> list[Registry[Any]]:
     if group in groups:
         out.append(groups[group])
     out += [reg for reg in groups.values() if reg.loaded and reg not in out]
-    out += [
-        reg for reg in groups.values() if reg not in out and _under(module, reg.homes)
-    ]
+    out += [reg for reg in groups.values() if reg not in out and _under(module, reg.homes)]
     return out
 
 

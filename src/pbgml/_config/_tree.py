@@ -115,7 +115,7 @@ def _loader_class() -> Any:
     dialect: Any = get_yaml_loader()
     base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    class Loader(base):  # type: ignore[misc, valid-type]
+    class Loader(base):  # type: ignore[misc]
         yaml_implicit_resolvers = dialect.yaml_implicit_resolvers
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:

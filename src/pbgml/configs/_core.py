@@ -14,6 +14,8 @@ __all__ = [
     "CrossEntropyLossConf",
     "DataConf",
     "ExperimentConf",
+    "LayerConf",
+    "LoggerConf",
     "LossConf",
     "MSELossConf",
     "MetricConf",
@@ -23,6 +25,7 @@ __all__ = [
     "SGDConf",
     "SchedulerConf",
     "StepLRConf",
+    "TaskConf",
     "TrainerConf",
 ]
 
@@ -147,6 +150,42 @@ class CallbackConf(ComponentConf):
     >>> from pbgml.configs import CallbackConf
     >>> CallbackConf()._target_
     ''
+    """
+
+
+@dataclass(kw_only=True)
+class LoggerConf(ComponentConf):
+    """Base of logger configs.
+
+    Examples
+    --------
+    >>> from pbgml.configs import LoggerConf
+    >>> LoggerConf()._target_
+    ''
+    """
+
+
+@dataclass(kw_only=True)
+class TaskConf(ComponentConf):
+    """Base of task configs (the step logic: classification, regression, your own).
+
+    Examples
+    --------
+    >>> from pbgml.configs import TaskConf
+    >>> TaskConf()._target_
+    ''
+    """
+
+
+@dataclass(kw_only=True)
+class LayerConf(ComponentConf):
+    """Base of layer configs (building blocks used inside models).
+
+    Examples
+    --------
+    >>> from pbgml.configs import ConvBlockConf, LayerConf
+    >>> isinstance(ConvBlockConf(in_channels=3, out_channels=8), LayerConf)
+    True
     """
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pbgml.configs._core import ComponentConf, ModelConf
+from pbgml.configs._core import LayerConf, ModelConf
 
 __all__ = [
     "ConvBlockConf",
@@ -141,7 +141,7 @@ class TransformerClassifierConf(ModelConf):
 
 
 @dataclass(kw_only=True)
-class ConvBlockConf(ComponentConf):
+class ConvBlockConf(LayerConf):
     """:class:`pbgml.nn.ConvBlock`: conv, norm, activation, max-pool (the layer ``conv_block``).
 
     Examples
@@ -163,7 +163,7 @@ class ConvBlockConf(ComponentConf):
 
 
 @dataclass(kw_only=True)
-class ResidualBlockConf(ComponentConf):
+class ResidualBlockConf(LayerConf):
     """:class:`pbgml.nn.ResidualBlock`: a basic ResNet block (the layer ``residual_block``).
 
     Examples
@@ -182,7 +182,7 @@ class ResidualBlockConf(ComponentConf):
 
 
 @dataclass(kw_only=True)
-class SequentialConf(ComponentConf):
+class SequentialConf(LayerConf):
     """:class:`pbgml.nn.Sequential`: a network written layer by layer (the layer ``sequential``).
 
     Each element of ``layers`` is a layer config; instantiation builds them in order.

@@ -6,8 +6,6 @@ seeding torch seeds them. Registered in :data:`pbgml.registry.transform`.
 
 from __future__ import annotations
 
-import importlib.util
-import warnings
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
@@ -15,7 +13,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from pbgml._errors import PluginWarning, did_you_mean
+from pbgml._errors import did_you_mean
+from pbgml._optional import probe
 from pbgml.data._errors import DataError
 
 __all__ = [
@@ -431,15 +430,8 @@ def register_torchvision(reg: Any, module: ModuleType | None = None) -> list[str
     from pbgml._names import snake_case
 
     if module is None:
-        try:
-            if importlib.util.find_spec("torchvision") is None:
-                return []
-            module = importlib.import_module("torchvision.transforms.v2")
-        except Exception as err:  # a torchvision built for another torch fails to import
-            warnings.warn(
-                PluginWarning(_TORCHVISION_BROKEN.format(error=f"{type(err).__name__}: {err}")),
-                stacklevel=2,
-            )
+        module = probe("torchvision.transforms.v2", extra="torchvision")
+        if module is None:
             return []
     base = getattr(module, "Transform", None)
     added: list[str] = []

@@ -36,7 +36,6 @@ from pbgml.metrics._classification import (
 from pbgml.metrics._regression import MeanAbsoluteError, MeanSquaredError
 from pbgml.metrics._torchmetrics import (
     TORCHMETRICS_CLASSES,
-    _load_torchmetrics,
     register_torchmetrics,
 )
 

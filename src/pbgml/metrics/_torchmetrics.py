@@ -6,10 +6,9 @@ import importlib
 import importlib.util
 from typing import Any
 
-import warnings
-
-from pbgml._errors import MissingExtraError, PluginWarning
+from pbgml._errors import MissingExtraError
 from pbgml._names import snake_case
+from pbgml._optional import probe
 from pbgml._registry import Registry
 
 __all__ = ["TORCHMETRICS_CLASSES", "register_torchmetrics"]
@@ -107,10 +106,6 @@ def _load_torchmetrics(reg: Registry[Any]) -> list[str]:
     :class:`~pbgml.PluginWarning` naming the package and the fix; pbgml's own
     metrics keep working.
     """
-    if importlib.util.find_spec("torchmetrics") is None:
-        return []
-    try:
-        return register_torchmetrics(reg)
-    except MissingExtraError as err:
-        warnings.warn(PluginWarning(f"torchmetrics' metrics are not registered: {err}"), stacklevel=2)
-        return []
+    if probe("torchmetrics", extra="torchmetrics") is None:
+        return []  # not installed, or broken (then probe warned once)
+    return register_torchmetrics(reg)

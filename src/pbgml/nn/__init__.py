@@ -22,16 +22,8 @@ from __future__ import annotations
 
 from pbgml.nn._activations import get_activation
 from pbgml.nn._errors import InvalidArgumentError, ShapeMismatchError
-from pbgml.nn._layers import (
-    MLP,
-    ConvBlock,
-    GlobalAvgPool,
-    ResidualBlock,
-    Sequential,
-    _load_layers,
-)
-from pbgml.nn._models import LeNet, ResNet, SmallCNN, TransformerClassifier, _load_models
-from pbgml.nn._models import _register_torchvision as _load_torchvision_models
+from pbgml.nn._layers import MLP, ConvBlock, GlobalAvgPool, ResidualBlock, Sequential
+from pbgml.nn._models import LeNet, ResNet, SmallCNN, TransformerClassifier
 from pbgml.nn._shapes import check_input
 from pbgml.nn._summary import LayerSummary, ModelSummary, summary
 

@@ -9,8 +9,8 @@ from typing import TypeAlias
 from torch import nn
 
 from pbgml import registry
-from pbgml._names import public_path, snake_case
 from pbgml._errors import UnknownNameError, closest
+from pbgml._names import public_path, snake_case
 from pbgml.nn._errors import InvalidArgumentError
 
 __all__ = ["ActivationLike", "get_activation"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -12,6 +10,7 @@ import torch
 from torch import nn
 
 from pbgml._errors import PluginWarning
+from pbgml._optional import probe
 from pbgml.nn._activations import ActivationLike
 from pbgml.nn._checks import choice, non_negative_int, positive_int, positive_ints, probability
 from pbgml.nn._errors import InvalidArgumentError, ShapeMismatchError
@@ -361,18 +360,18 @@ class TransformerClassifier(nn.Module):
         return out
 
 
-def _register_torchvision(reg: Registry[Any]) -> list[str]:
+def _load_torchvision(reg: Registry[Any]) -> list[str]:
     """Register torchvision's classification models as ``tv_<name>``, when installed.
 
     Returns the names registered: none when torchvision is missing (no error then).
     """
-    if importlib.util.find_spec("torchvision") is None:
+    models: Any = probe("torchvision.models", extra="torchvision")
+    if models is None:
         return []
     try:
-        models: Any = importlib.import_module("torchvision.models")
         names = sorted(models.list_models(module=models))
         builders = {name: models.get_model_builder(name) for name in names}
-    except Exception as err:  # a torchvision built for another torch fails to import
+    except Exception as err:  # a torchvision too old or too new for this listing
         warnings.warn(
             PluginWarning(_TORCHVISION_BROKEN.format(error=f"{type(err).__name__}: {err}")),
             stacklevel=2,
@@ -397,4 +396,6 @@ def _load_models(reg: Registry[Any]) -> None:
     reg.register(LeNet, name="lenet", aliases=["LeNet"])
     reg.register(SmallCNN, name="small_cnn", aliases=["SmallCNN"])
     reg.register(ResNet, name="resnet", aliases=["ResNet"])
-    reg.register(TransformerClassifier, name="transformer_classifier", aliases=["TransformerClassifier"])
+    reg.register(
+        TransformerClassifier, name="transformer_classifier", aliases=["TransformerClassifier"]
+    )

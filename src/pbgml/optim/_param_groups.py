@@ -59,7 +59,7 @@ class OptimConfigError(ArgumentError):
 
     def __init__(self, message: str, *, param: str | None = None) -> None:
         # every message is "<argument>: <what is wrong>"
-        label, sep, rest = message.partition(": ")
+        _, sep, rest = message.partition(": ")
         super().__init__(message, param=param, reason=rest if sep and param else message)
 
 
