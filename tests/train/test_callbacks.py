@@ -708,3 +708,29 @@ def test_trainer_defaults_print_the_summary_and_no_bar_off_a_terminal(
     assert "Trainable params: 58" in captured.out
     assert "2      Linear      18" in captured.out
     assert captured.err == ""  # no progress bar: stderr is not a terminal here
+
+
+def test_early_stopping_only_checks_while_fitting() -> None:
+    stopper = EarlyStopping(monitor="train/loss")
+    trainer = fake_trainer(callback_metrics={"val/acc": 0.5})
+    stopper.setup(trainer, None, "validate")
+    stopper.on_validation_epoch_end(trainer, None)  # no train/loss, but not fitting: no error
+    assert not trainer.should_stop
+    stopper.setup(trainer, None, "fit")
+    with pytest.raises(ArgumentError, match="train/loss"):
+        stopper.on_validation_epoch_end(trainer, None)
+
+
+def test_callbacks_use_the_task_itself_without_a_model(capsys: pytest.CaptureFixture[str]) -> None:
+    class OwnTask(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = nn.Linear(2, 3)
+
+    ModelSummary().on_fit_start(fake_trainer(), OwnTask())
+    assert "encoder  Linear       9" in capsys.readouterr().out
+    rec = Recorder()
+    ParamHistograms().on_train_epoch_end(fake_trainer(loggers=[rec]), OwnTask())
+    assert [n for n, _, _ in rec.histograms] == ["params/encoder.weight", "params/encoder.bias"]
+    with pytest.raises(ArgumentError, match="has no model"):
+        ModelSummary().on_fit_start(fake_trainer(), SimpleNamespace())

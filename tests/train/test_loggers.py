@@ -435,3 +435,32 @@ def test_trainer_mlflow_metrics_equal_the_csv_and_status(mlflow: Any, tmp_path: 
     assert failed.client.get_run(failed.run_id).info.status == "FAILED"
     # the CSV rows of the first epoch were written even though fit raised
     assert {r["epoch"] for r in read_csv(csv_logger.path)} == {"0"}
+
+
+def test_logging_after_finalize_reopens_every_logger(mlflow: Any, tmp_path: Path) -> None:
+    """The trainer finalizes its loggers after each stage: a test stage after fit logs again."""
+    pytest.importorskip("tensorboard")
+    loggers: list[Any] = [CSVLogger(), TensorBoardLogger(), MLflowLogger()]
+    for logger in loggers:
+        logger.setup(str(tmp_path))
+        logger.log_metrics({"train/loss": 1.0, "epoch": 0}, step=1)
+        logger.finalize("success")
+    ml = loggers[2]
+    assert ml.client.get_run(ml.run_id).info.status == "FINISHED"
+    for logger in loggers:
+        logger.log_metrics({"test/acc": 0.75}, step=1)
+    assert ml.client.get_run(ml.run_id).info.status == "RUNNING"
+    for logger in loggers:
+        logger.finalize("success")
+    rows = read_csv(tmp_path / "logs" / "metrics.csv")
+    # a written row is never edited: the test's values get a row of their own
+    assert [(r["step"], r["train/loss"], r["test/acc"]) for r in rows] == [
+        ("1", "1.0", ""),
+        ("1", "", "0.75"),
+    ]
+    acc = tb_accumulator(tmp_path / "logs" / "tensorboard")
+    assert [e.value for e in acc.Scalars("test/acc")] == [0.75]
+    assert [e.value for e in acc.Scalars("train/loss")] == [1.0]
+    run = ml.client.get_run(ml.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics == {"train/loss": 1.0, "test/acc": 0.75, "epoch": 0.0}

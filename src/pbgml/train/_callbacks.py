@@ -70,6 +70,19 @@ def _loggers(trainer: Trainer) -> list[Logger]:
     return list(getattr(trainer, "loggers", None) or [])
 
 
+def _model(task: Any) -> nn.Module:
+    """The task's model, or the task itself (a Task subclass without ``self.model``)."""
+    model = getattr(task, "model", None)
+    if isinstance(model, nn.Module):
+        return model
+    if isinstance(task, nn.Module):
+        return task
+    raise ArgumentError(
+        f"{type(task).__name__} has no model: expected task.model to be an nn.Module",
+        param="task",
+    )
+
+
 # -- early stopping -------------------------------------------------------------------
 class EarlyStopping(Callback):
     """Stop training when a monitored metric has stopped improving.
@@ -170,6 +183,7 @@ class EarlyStopping(Callback):
         self.stopped_epoch: int | None = None
         self.stop_reason: str | None = None
         self._validated = False
+        self._fitting = True
 
     @property
     def state_key(self) -> str:
@@ -177,19 +191,20 @@ class EarlyStopping(Callback):
         return f"EarlyStopping{{'monitor': {self.monitor!r}, 'mode': {self.mode!r}}}"
 
     def setup(self, trainer: Trainer, task: Task, stage: str) -> None:
-        """Forget whether validation ran (a new stage may have no validation)."""
+        """Check only while fitting (not in ``validate``); forget whether validation ran."""
         self._validated = False
+        self._fitting = stage == "fit"
 
     def on_validation_epoch_end(self, trainer: Trainer, task: Task) -> None:
         """Check the metric after a validation (not during the sanity check)."""
-        if getattr(trainer, "sanity_checking", False):
+        if getattr(trainer, "sanity_checking", False) or not self._fitting:
             return
         self._validated = True
         self._check(trainer, "validation")
 
     def on_train_epoch_end(self, trainer: Trainer, task: Task) -> None:
         """Check the metric at epoch end only in a run that has no validation."""
-        if not self._validated:
+        if not self._validated and self._fitting:
             self._check(trainer, "the training epoch")
 
     def _improved(self, value: float) -> bool:
@@ -425,8 +440,7 @@ class ParamHistograms(Callback):
         total = trainer.num_training_batches
         if batch_idx is None or batch_idx + 1 < total or not self._loggers(trainer):
             return
-        model: nn.Module = task.model
-        for name, param in model.named_parameters():
+        for name, param in _model(task).named_parameters():
             if param.grad is not None:
                 self._grads[name] = param.grad.detach().clone()
 
@@ -437,8 +451,7 @@ class ParamHistograms(Callback):
         if not loggers:
             return
         step = trainer.global_step
-        model: nn.Module = task.model
-        for name, param in model.named_parameters():
+        for name, param in _model(task).named_parameters():
             if isinstance(param, nn.parameter.UninitializedParameter):
                 continue
             values = param.detach()
@@ -738,6 +751,6 @@ class ModelSummary(Callback):
 
     def on_fit_start(self, trainer: Trainer, task: Task) -> None:
         """Print the summary (rank 0)."""
-        text, self.counts = _summary_text(task.model, self.max_depth)
+        text, self.counts = _summary_text(_model(task), self.max_depth)
         if getattr(trainer, "is_global_zero", True):
             print(text)

@@ -439,7 +439,8 @@ class MLflowLogger(Logger):
     Nested parameters are flattened (``optimizer.lr``); values longer than MLflow's
     limit, such as a YAML config, are stored as a text artifact instead. Metrics are
     sent in batches, at most a second apart, and at :meth:`finalize`, which ends the
-    run as ``FINISHED``, ``FAILED`` or ``KILLED``. Requires
+    run as ``FINISHED``, ``FAILED`` or ``KILLED`` (logging after that, as a test
+    stage after fit does, reopens it until the next :meth:`finalize`). Requires
     ``pip install pbgml[mlflow]``.
 
     Parameters
@@ -534,6 +535,9 @@ class MLflowLogger(Logger):
             raise PbgmlError(
                 "MLflowLogger has no run yet: the trainer calls setup(run_dir) before logging."
             )
+        if not self._active:  # logging after finalize (a test stage after fit) reopens the run
+            self.client.update_run(self.run_id, status="RUNNING")
+            self._active = True
         return self.run_id
 
     def log_hyperparams(self, params: Mapping[str, Any]) -> None:
@@ -580,5 +584,6 @@ class MLflowLogger(Logger):
         if not self._active or self.run_id is None:
             return
         self.flush()
+        # (MLflow accepts metrics on an ended run; set_terminated then ends it again)
         self.client.set_terminated(self.run_id, status=_MLFLOW_STATUS[status])
         self._active = False
