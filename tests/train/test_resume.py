@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import torch
 
-SCRIPT = '''
+SCRIPT = """
 import functools, json, os, signal, sys
 import torch
 from pbgml.data import ArrayDataset, DataModule
@@ -81,7 +81,7 @@ torch.save(
      "scheduler": scheduler.state_dict()},
     os.path.join(run_dir, "final.pt"),
 )
-'''
+"""
 
 STEPS_PER_EPOCH = 6  # 48 training samples, batch 8
 
@@ -147,7 +147,8 @@ def test_kill_9_in_epoch_3_resumes_exactly_from_the_epoch_end_checkpoint(
     at_batch = random.Random().randrange(STEPS_PER_EPOCH)
     assert _run(script, tmp_path, "kill", at_batch) == -signal.SIGKILL
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert last["loop"]["epoch"] == 1 and last["loop"]["epoch_finished"]
+    assert last["loop"]["epoch"] == 1
+    assert last["loop"]["epoch_finished"]
     resume_step = int(last["loop"]["global_step"])
     assert resume_step == 2 * STEPS_PER_EPOCH
     assert _run(script, tmp_path, "resume") == 0

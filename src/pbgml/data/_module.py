@@ -364,7 +364,9 @@ class DataModule:
         self._ready = True
         self._forward_epoch()
 
-    def _wrap(self, dataset: Dataset[Any] | None, transform: Transform | None) -> Dataset[Any] | None:
+    def _wrap(
+        self, dataset: Dataset[Any] | None, transform: Transform | None
+    ) -> Dataset[Any] | None:
         if dataset is None or transform is None:
             return dataset
         return _Transformed(dataset, transform, seed=self.seed)
@@ -515,7 +517,9 @@ class DataModule:
         sampler: Sampler[int] | None = None
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         if train and not distributed:
-            epoch_sampler = EpochSampler(_length(dataset, stage), shuffle=self.shuffle, seed=self.seed)
+            epoch_sampler = EpochSampler(
+                _length(dataset, stage), shuffle=self.shuffle, seed=self.seed
+            )
             epoch_sampler.set_epoch(self.epoch)
             self._train_sampler = sampler = epoch_sampler
         elif distributed:

@@ -132,13 +132,15 @@ def load_checkpoint(
     """
     source = Path(path)
     if not source.is_file():
-        raise _MissingCheckpoint(f"ckpt_path={os.fspath(path)!r}: no such checkpoint file")
+        raise _MissingCheckpointError(f"ckpt_path={os.fspath(path)!r}: no such checkpoint file")
     try:
         with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
             loaded = torch.load(source, map_location=map_location, weights_only=True)
     except Exception as err:
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-        reason = next((line for line in lines if "Unsupported global" in line), lines[0] if lines else "")
+        reason = next(
+            (line for line in lines if "Unsupported global" in line), lines[0] if lines else ""
+        )
         raise TrainerError(
             f"ckpt_path={os.fspath(path)!r}: not a checkpoint torch.load(weights_only=True) "
             f"can read ({type(err).__name__}: {reason}); "
@@ -153,7 +155,7 @@ def load_checkpoint(
     return loaded
 
 
-class _MissingCheckpoint(TrainerError, FileNotFoundError):
+class _MissingCheckpointError(TrainerError, FileNotFoundError):
     def __init__(self, message: str) -> None:
         super().__init__(message, param="ckpt_path")
 
@@ -252,8 +254,10 @@ class ModelCheckpoint(Callback):
                 f"ModelCheckpoint: save_top_k={save_top_k!r} must be an int >= -1",
                 param="save_top_k",
             )
-        for name, value in (("every_n_train_steps", every_n_train_steps),
-                            ("every_n_epochs", every_n_epochs)):
+        for name, value in (
+            ("every_n_train_steps", every_n_train_steps),
+            ("every_n_epochs", every_n_epochs),
+        ):
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 0
             ):

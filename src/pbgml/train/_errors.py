@@ -44,7 +44,7 @@ class NonFiniteLossError(PbgmlError, FloatingPointError):
         self.batch_idx = batch_idx
 
 
-class Interrupted(PbgmlError):
+class Interrupted(PbgmlError):  # noqa: N818 - the name is public API
     """``fit`` was stopped by a signal (SIGTERM, SIGUSR1) after writing a checkpoint.
 
     A library never exits the process: the caller decides (the command line maps

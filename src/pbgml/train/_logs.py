@@ -75,7 +75,9 @@ class StageLog:
         if isinstance(value, Tensor):
             value = value.detach()
             if value.numel() != 1:
-                raise ValueError(f"log({name!r}): expected a scalar, got shape {tuple(value.shape)}")
+                raise ValueError(
+                    f"log({name!r}): expected a scalar, got shape {tuple(value.shape)}"
+                )
         if self.default_on_step if on_step is None else on_step:
             self.last[key] = value
         if on_epoch is False:
@@ -83,7 +85,9 @@ class StageLog:
         size = self.batch_size if batch_size is None else batch_size
         total = self.sums.get(key)
         if total is None:
-            self.sums[key] = value.float() * size if isinstance(value, Tensor) else float(value) * size
+            self.sums[key] = (
+                value.float() * size if isinstance(value, Tensor) else float(value) * size
+            )
             self.weights[key] = float(size)
             return
         if isinstance(total, Tensor):
@@ -105,11 +109,14 @@ class StageLog:
                 (v.device for v in self.sums.values() if isinstance(v, Tensor)), torch.device("cpu")
             )
             packed = torch.tensor(
-                [[float(self.sums[k]), self.weights[k]] for k in keys], device=device,
+                [[float(self.sums[k]), self.weights[k]] for k in keys],
+                device=device,
                 dtype=torch.float64,
             )
             dist.all_reduce(packed)
-            return {k: (float(s), float(w)) for k, (s, w) in zip(keys, packed.tolist())}
+            return {
+                k: (float(s), float(w)) for k, (s, w) in zip(keys, packed.tolist(), strict=False)
+            }
         return {k: (float(self.sums[k]), self.weights[k]) for k in keys}
 
     def epoch_values(self, class_names: Sequence[str] | None = None) -> dict[str, float]:

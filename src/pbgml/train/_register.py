@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CALLBACK_NAMES", "LOGGER_NAMES", "TASK_NAMES", "load_callbacks", "load_loggers", "load_tasks"]
+__all__ = [
+    "CALLBACK_NAMES",
+    "LOGGER_NAMES",
+    "TASK_NAMES",
+    "load_callbacks",
+    "load_loggers",
+    "load_tasks",
+]
 
 #: Registered name -> class name, per group.
 TASK_NAMES = {"classification": "ClassificationTask", "regression": "RegressionTask"}

@@ -53,9 +53,7 @@ def seed_everything(seed: int, *, deterministic: bool = False) -> int:
     True
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _MAX_SEED:
-        raise TrainerError(
-            f"seed={seed!r} must be an integer in [0, {_MAX_SEED}]", param="seed"
-        )
+        raise TrainerError(f"seed={seed!r} must be an integer in [0, {_MAX_SEED}]", param="seed")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -84,12 +82,17 @@ def get_rng_state() -> dict[str, Any]:
     (True, ['cuda', 'numpy', 'python', 'torch'])
     """
     version, internal, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)  # type: ignore[misc]
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
     return {
         "python": [version, list(internal), gauss],
-        "numpy": [str(kind), torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos),
-                  int(has_gauss), float(cached)],
+        "numpy": [
+            str(kind),
+            torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            int(pos),
+            int(has_gauss),
+            float(cached),
+        ],
         "torch": torch.get_rng_state(),
         "cuda": cuda,
     }

@@ -151,7 +151,11 @@ class Task(nn.Module):
         sink = self._log_sink
         if sink is not None:
             sink.log(
-                name, value, on_step=on_step, on_epoch=on_epoch, prog_bar=prog_bar,
+                name,
+                value,
+                on_step=on_step,
+                on_epoch=on_epoch,
+                prog_bar=prog_bar,
                 batch_size=batch_size,
             )
 
@@ -244,7 +248,9 @@ def build_scheduler(
     return built if isinstance(built, ScheduledLR) else ScheduledLR(built)
 
 
-def _metrics(metrics: Mapping[str, Metric] | Iterable[Metric] | None, default: dict[str, Metric]) -> dict[str, Metric]:
+def _metrics(
+    metrics: Mapping[str, Metric] | Iterable[Metric] | None, default: dict[str, Metric]
+) -> dict[str, Metric]:
     if metrics is None:
         return default
     if isinstance(metrics, Metric):
@@ -262,7 +268,9 @@ def _metrics(metrics: Mapping[str, Metric] | Iterable[Metric] | None, default: d
                 f"metrics[{name!r}]={metric!r} must be a pbgml.metrics.Metric", param="metrics"
             )
         if "." in name or not name:
-            raise TrainerError(f"metrics: name {name!r} must be non-empty without '.'", param="metrics")
+            raise TrainerError(
+                f"metrics: name {name!r} must be non-empty without '.'", param="metrics"
+            )
     return out
 
 
@@ -303,7 +311,8 @@ class _SupervisedTask(Task):
         x, y = batch
         out = self.model(x)
         self.log("loss", self.loss(out, y))
-        for name, metric in metrics.items():
+        for name, module in metrics.items():
+            metric: Metric = module  # type: ignore[assignment]
             metric.update(out, y)
             self.log(name, metric)
 

@@ -77,7 +77,9 @@ def _check_fraction_or_count(name: str, value: object, *, zero: bool = True) -> 
             "(a number of batches)",
             param=name,
         )
-    if (isinstance(value, float) and not (0.0 <= value <= 1.0)) or (isinstance(value, int) and value < 0):
+    if (isinstance(value, float) and not (0.0 <= value <= 1.0)) or (
+        isinstance(value, int) and value < 0
+    ):
         raise TrainerError(
             f"{name}={value!r}: a float is a fraction of an epoch in [0, 1], an int a number "
             "of batches >= 0",
@@ -736,9 +738,7 @@ class Trainer:
             else _limit("limit_val_batches", _length(val_loader), self.limit_val_batches)
         )
         self._configure_optimizers(task)
-        self.scaler = (
-            torch.amp.GradScaler("cuda") if self.precision == "16-mixed" else None
-        )
+        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "16-mixed" else None
         self.global_step = 0
         self.current_epoch = 0
         self._batches_in_epoch = 0
@@ -806,18 +806,22 @@ class Trainer:
         if data is not None and callable(getattr(data, "set_epoch", None)):
             data.set_epoch(epoch)
         else:
-            sampler = getattr(loader, "sampler", None)
-            if callable(getattr(sampler, "set_epoch", None)):
-                sampler.set_epoch(epoch)
+            set_epoch = getattr(getattr(loader, "sampler", None), "set_epoch", None)
+            if callable(set_epoch):
+                set_epoch(epoch)
+        iterator: Iterator[Any]
         if not start_batch:
-            return iter(loader)
+            iterator = iter(loader)
+            return iterator
         sampler = _sampler(loader)
         if sampler is not None and getattr(loader, "batch_size", None):
             sampler.skip(start_batch * int(loader.batch_size))
-            return iter(loader)
+            iterator = iter(loader)
+            return iterator
         if loader_state is not None and _is_stateful(loader):
             loader.load_state_dict(loader_state)
-            return iter(loader)
+            iterator = iter(loader)
+            return iterator
         warnings.warn(_PLAIN_LOADER.format(n=start_batch, epoch=epoch), UserWarning, stacklevel=4)
         iterator = iter(loader)
         for _ in range(start_batch):
@@ -860,8 +864,13 @@ class Trainer:
         scaler = self.scaler
         catcher = self._catcher
         log_every = self.log_every_n_steps
-        validate = val_loader is not None and self.num_val_batches > 0 and (
-            self.check_val_every_n_epoch is None or (epoch + 1) % self.check_val_every_n_epoch == 0
+        validate = (
+            val_loader is not None
+            and self.num_val_batches > 0
+            and (
+                self.check_val_every_n_epoch is None
+                or (epoch + 1) % self.check_val_every_n_epoch == 0
+            )
         )
         val_every = self._val_every
         across_epochs = self.check_val_every_n_epoch is None
@@ -891,11 +900,11 @@ class Trainer:
                         self._raise_nonfinite(value, epoch, batch_idx)
                 else:
                     self._record_nonfinite(loss)
-                scaled = loss / accumulate if accumulate > 1 else loss
+                scaled: Tensor = loss / accumulate if accumulate > 1 else loss
                 if scaler is not None:
                     scaler.scale(scaled).backward()
                 else:
-                    scaled.backward()
+                    scaled.backward()  # type: ignore[no-untyped-call]
                 detached = loss.detach()
                 if loss_sum is None:
                     loss_sum = self._loss_sum = detached.float() * size
@@ -1192,7 +1201,9 @@ class Trainer:
         self._sync_check()
         task = self.task
         if task is None:
-            raise TrainerError("save_checkpoint: no task is attached (call fit first)", param="task")
+            raise TrainerError(
+                "save_checkpoint: no task is attached (call fit first)", param="task"
+            )
         finished = self._epoch_finished if finished_epoch is None else finished_epoch
         loader = self.train_dataloader
         data: dict[str, Any] = {"datamodule": None, "loader": None, "sampler": None}
@@ -1281,7 +1292,9 @@ class Trainer:
         self._batches_in_epoch = int(loop["batch"])
         self._epoch_finished = bool(loop["epoch_finished"])
         self._total_batches = int(loop.get("total_batches", 0))
-        self.callback_metrics = {str(k): float(v) for k, v in loop.get("callback_metrics", {}).items()}
+        self.callback_metrics = {
+            str(k): float(v) for k, v in loop.get("callback_metrics", {}).items()
+        }
         self.should_stop = bool(loop.get("should_stop", False))
         if not self._epoch_finished:
             self._train_log.load_state_dict(loop.get("train_log", {}))
