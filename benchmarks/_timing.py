@@ -20,7 +20,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Stats", "interleave", "paired", "ratio_of_medians", "report", "stats"]
+__all__ = [
+    "Stats",
+    "interleave",
+    "paired",
+    "ratio_of_medians",
+    "report",
+    "report_against",
+    "stats",
+]
 
 Arm = Callable[[], "float | None"]
 """One single run of an arm; it may return its own measure, else it is timed (seconds)."""
@@ -143,4 +151,29 @@ def report(
     if budget is not None:
         line += f", budget <= {budget:g}{unit}: {'within budget' if ok else 'OVER BUDGET'}"
     print(line)
+    return ok
+
+
+def report_against(
+    samples: Mapping[str, Sequence[float]],
+    base: str,
+    budgets: Mapping[str, float | None],
+    combine: Callable[[float, float], float],
+    label: str,
+    unit: str,
+    *,
+    digits: int = 3,
+) -> bool:
+    """Report each arm of ``budgets`` that ran against ``base``, round by round.
+
+    ``label`` is formatted with the arm's ``name`` and ``base``; ``combine`` makes one
+    round's figure of (arm, base), as in :func:`paired`. Returns whether all are
+    within their budgets.
+    """
+    ok = True
+    for name, budget in budgets.items():
+        if name in samples:
+            figure = paired(samples[name], samples[base], combine)
+            text = label.format(name=name, base=base)
+            ok = report(text, figure, unit, budget, digits=digits) and ok
     return ok

@@ -50,7 +50,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from _timing import interleave, paired, report, stats
+from _timing import interleave, report, report_against, stats
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -63,6 +63,7 @@ WORKS: dict[str, tuple[int, tuple[int, ...], int]] = {
 }
 BUDGET_BARE, BUDGET_DEFAULT, BUDGET_STEP_US, BUDGET_MEMORY = 1.03, 1.10, 30.0, 1.05
 LR = 0.01
+HAND = "hand-written"
 
 
 # -- the work ---------------------------------------------------------------------------
@@ -130,30 +131,40 @@ def _pbgml_train() -> Any:
     return importlib.import_module("pbgml.train")
 
 
-def pbgml_trainer(work: str, data: TensorDataset, plain: bool, *, default: bool) -> float:
-    train = _pbgml_train()
-    root = tempfile.mkdtemp(prefix="pbgml-bench-")
+# what "bare" turns off, in both pbgml's and Lightning's Trainer (same names)
+_EXTRAS_OFF: dict[str, Any] = {
+    "max_epochs": 1,
+    "logger": False,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+    "num_sanity_val_steps": 0,
+}
+
+
+def _timed_fit(build: Callable[[str], tuple[Any, Any]], data: TensorDataset, plain: bool) -> float:
+    """Build ``(trainer, module)`` for a fresh run folder, then time one ``fit`` only."""
+    root = tempfile.mkdtemp(prefix="bench-trainer-")
     try:
-        task = train.ClassificationTask(make_model(work), nn.CrossEntropyLoss(), _sgd, metrics={})
-        if default:
-            trainer = train.Trainer(max_epochs=1, default_root_dir=root)
-        else:
-            trainer = train.Trainer(
-                max_epochs=1,
-                callbacks=[],
-                logger=False,
-                enable_progress_bar=False,
-                enable_model_summary=False,
-                num_sanity_val_steps=0,
-                default_root_dir=root,
-            )
+        trainer, module = build(root)
         loader = make_loader(data, plain)
         with _quiet():
             start = time.perf_counter()
-            trainer.fit(task, train_dataloaders=loader)
+            trainer.fit(module, train_dataloaders=loader)
             return time.perf_counter() - start
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def pbgml_trainer(work: str, data: TensorDataset, plain: bool, *, default: bool) -> float:
+    train = _pbgml_train()
+
+    def build(root: str) -> tuple[Any, Any]:
+        task = train.ClassificationTask(make_model(work), nn.CrossEntropyLoss(), _sgd, metrics={})
+        if default:  # progress bar, CSV logger, checkpoint at epoch end, model summary
+            return train.Trainer(max_epochs=1, default_root_dir=root), task
+        return train.Trainer(callbacks=[], default_root_dir=root, **_EXTRAS_OFF), task
+
+    return _timed_fit(build, data, plain)
 
 
 _LIT: list[Any] = []
@@ -195,27 +206,19 @@ def _import_lightning() -> Any:
 
 def lightning_trainer(work: str, data: TensorDataset, plain: bool) -> float:
     lightning = _import_lightning()
-    root = tempfile.mkdtemp(prefix="lightning-bench-")
-    try:
+
+    def build(root: str) -> tuple[Any, Any]:
         module = _lightning_module_class(lightning)(make_model(work))
         trainer = lightning.Trainer(
-            max_epochs=1,
-            logger=False,
             enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
             accelerator="cpu",
             devices=1,
             default_root_dir=root,
+            **_EXTRAS_OFF,
         )
-        loader = make_loader(data, plain)
-        with _quiet():
-            start = time.perf_counter()
-            trainer.fit(module, train_dataloaders=loader)
-            return time.perf_counter() - start
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+        return trainer, module
+
+    return _timed_fit(build, data, plain)
 
 
 @contextlib.contextmanager
@@ -241,7 +244,7 @@ def arms_for(
     work: str, plain: bool, reasons: dict[str, str | None]
 ) -> dict[str, Callable[[], float]]:
     data = make_data(work)
-    arms: dict[str, Callable[[], float]] = {"hand-written": lambda: hand_written(work, data, plain)}
+    arms: dict[str, Callable[[], float]] = {HAND: lambda: hand_written(work, data, plain)}
     if reasons["pbgml"] is None:
         arms["pbgml bare"] = lambda: pbgml_trainer(work, data, plain, default=False)
         if work == "mlp":
@@ -267,7 +270,7 @@ def child(arm: str, plain: bool) -> None:
     """Run one MLP epoch with ``arm`` in this (fresh) process and print its peak memory."""
     torch.set_num_threads(1)
     data = make_data("mlp")
-    if arm == "hand-written":
+    if arm == HAND:
         hand_written("mlp", data, plain)
     elif arm == "lightning":
         lightning_trainer("mlp", data, plain)
@@ -310,14 +313,8 @@ def _epochs(rounds: int, plain: bool, reasons: dict[str, str | None]) -> bool:
     )
     for name, samples in times.items():
         report(f"{name} epoch", stats(samples).scaled(1e3), " ms")
-    ok = True
-    hand = times["hand-written"]
     budgets = {"pbgml bare": BUDGET_BARE, "pbgml default": BUDGET_DEFAULT, "lightning": None}
-    for name, budget in budgets.items():
-        if name in times:
-            ratio = paired(times[name], hand, lambda a, b: a / b)
-            ok &= report(f"{name} / hand-written", ratio, "x", budget)
-    return ok
+    return report_against(times, HAND, budgets, _ratio, "{name} / {base}", "x")
 
 
 def _per_step(rounds: int, plain: bool, reasons: dict[str, str | None]) -> bool:
@@ -326,18 +323,23 @@ def _per_step(rounds: int, plain: bool, reasons: dict[str, str | None]) -> bool:
     print(
         f"\ntiny MLP 32-32-2, {STEPS} steps an epoch: extra time per step over the hand-written loop"
     )
-    report("hand-written step", stats(times["hand-written"]).scaled(1e6 / STEPS), " us")
-    ok = True
-    hand = times["hand-written"]
-    for name, budget in {"pbgml bare": BUDGET_STEP_US, "lightning": None}.items():
-        if name in times:
-            extra = paired(times[name], hand, lambda a, b: (a - b) / STEPS * 1e6)
-            ok &= report(f"{name} extra per step", extra, " us", budget, digits=1)
-    return ok
+    report(f"{HAND} step", stats(times[HAND]).scaled(1e6 / STEPS), " us")
+    budgets = {"pbgml bare": BUDGET_STEP_US, "lightning": None}
+    return report_against(
+        times, HAND, budgets, _extra_us_per_step, "{name} extra per step", " us", digits=1
+    )
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b
+
+
+def _extra_us_per_step(a: float, b: float) -> float:
+    return (a - b) / STEPS * 1e6
 
 
 def _memory(rounds: int, plain: bool, reasons: dict[str, str | None]) -> bool:
-    names = ["hand-written"]
+    names = [HAND]
     if reasons["pbgml"] is None:
         names += ["pbgml bare", "pbgml default"]
     if reasons["lightning"] is None:
@@ -346,18 +348,8 @@ def _memory(rounds: int, plain: bool, reasons: dict[str, str | None]) -> bool:
     print("\npeak memory (ru_maxrss) of a fresh process fitting one MLP epoch")
     for name in names:
         report(f"{name} peak", stats(peaks[name]).scaled(1 / 1024), " MiB", digits=1)
-    ok = True
-    hand = peaks["hand-written"]
     budgets = {"pbgml bare": BUDGET_MEMORY, "pbgml default": BUDGET_MEMORY, "lightning": None}
-    for name, budget in budgets.items():
-        if name in peaks:
-            ok &= report(
-                f"{name} / hand-written peak",
-                paired(peaks[name], hand, lambda a, b: a / b),
-                "x",
-                budget,
-            )
-    return ok
+    return report_against(peaks, HAND, budgets, _ratio, "{name} / {base} peak", "x")
 
 
 def main() -> int:
