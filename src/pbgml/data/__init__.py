@@ -20,8 +20,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pbgml._errors import (
+    MissingExtraError as MissingExtraError,  # re-exported: pbgml.MissingExtraError
+)
 from pbgml.data._datasets import ArrayDataset, SyntheticClassification, SyntheticRegression
-from pbgml.data._errors import DataError, DataNotFoundError, MissingExtraError
+from pbgml.data._errors import DataError, DataNotFoundError
 from pbgml.data._factories import (
     cifar10,
     cifar100,
@@ -66,7 +69,6 @@ __all__ = [
     "FashionMNIST",
     "ImageFolder",
     "Normalize",
-    "MissingExtraError",
     "RandomCrop",
     "RandomHorizontalFlip",
     "SyntheticClassification",

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pbgml._errors import MissingExtraError
+from pbgml._errors import (
+    MissingExtraError as MissingExtraError,  # re-exported: pbgml.MissingExtraError
+)
 from pbgml.metrics._base import Metric, MetricError
 from pbgml.metrics._classification import (
     AVERAGES,
@@ -49,7 +51,6 @@ __all__ = [
     "MeanSquaredError",
     "Metric",
     "MetricError",
-    "MissingExtraError",
     "PerClassAccuracy",
     "Precision",
     "Recall",
