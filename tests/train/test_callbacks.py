@@ -705,6 +705,7 @@ def test_trainer_defaults_print_the_summary_and_no_bar_off_a_terminal(
     Trainer(default_root_dir=tmp_path, max_epochs=1, logger=False).fit(task, data)
     captured = capsys.readouterr()
     assert "Total params: 58" in captured.out  # (4*8+8) + (8*2+2)
+    assert captured.out.startswith("Sequential: input (1, 4) -> output (1, 2)\n")
     assert "Trainable params: 58" in captured.out
     assert "2      Linear      18" in captured.out
     assert captured.err == ""  # no progress bar: stderr is not a terminal here
@@ -734,3 +735,17 @@ def test_callbacks_use_the_task_itself_without_a_model(capsys: pytest.CaptureFix
     assert [n for n, _, _ in rec.histograms] == ["params/encoder.weight", "params/encoder.bias"]
     with pytest.raises(ArgumentError, match="has no model"):
         ModelSummary().on_fit_start(fake_trainer(), SimpleNamespace())
+
+
+def test_model_summary_shapes_from_the_data(capsys: pytest.CaptureFixture[str]) -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    callback = ModelSummary()
+    data = SimpleNamespace(sample_shape=(4,))
+    callback.on_fit_start(fake_trainer(datamodule=data), SimpleNamespace(model=model))
+    assert capsys.readouterr().out.startswith("Sequential: input (1, 4) -> output (1, 2)\n")
+    assert callback.summary.num_parameters == 58
+    assert model[0].weight.device.type == "cpu"  # the meta pass leaves the model alone
+    wrong = SimpleNamespace(sample_shape=(5,))  # the model cannot take it: no shapes, no error
+    callback.on_fit_start(fake_trainer(datamodule=wrong), SimpleNamespace(model=model))
+    assert capsys.readouterr().out.startswith("Sequential\nLayer")
+    assert callback.summary is None

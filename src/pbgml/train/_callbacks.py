@@ -663,7 +663,23 @@ def _unique_params(module: nn.Module) -> list[nn.Parameter]:
     return list(module.parameters())  # parameters() yields a shared parameter once
 
 
-def _summary_text(model: nn.Module, max_depth: int) -> tuple[str, dict[str, int | None]]:
+def _shapes_line(model: nn.Module, sample_shape: Any) -> tuple[str | None, Any]:
+    """``"Net: input (1, 4) -> output (1, 2)"`` from :func:`pbgml.nn.summary`, if it can run."""
+    if not isinstance(sample_shape, tuple) or not all(isinstance(d, int) for d in sample_shape):
+        return None, None
+    try:
+        from pbgml.nn import summary
+
+        info = summary(model, sample_shape)
+    except Exception:  # a model that cannot run on meta, or not on this shape: no shapes
+        return None, None
+    line = f"{type(model).__name__}: input {info.input_shape} -> output {info.output_shape}"
+    return line, info
+
+
+def _summary_text(
+    model: nn.Module, max_depth: int, title: str | None = None
+) -> tuple[str, dict[str, int | None]]:
     rows: list[_Row] = []
     if max_depth != 0:
         for name, sub in model.named_modules():
@@ -682,7 +698,7 @@ def _summary_text(model: nn.Module, max_depth: int) -> tuple[str, dict[str, int 
     def fmt(n: int | None) -> str:
         return "?" if n is None else f"{n:,}"
 
-    lines = [f"{type(model).__name__}"]
+    lines = [title or type(model).__name__]
     if rows:
         table = [("Layer", "Type", "Params"), *((r.name, r.type, fmt(r.params)) for r in rows)]
         widths = [max(len(t[i]) for t in table) for i in range(3)]
@@ -710,8 +726,11 @@ class ModelSummary(Callback):
     ``max_depth`` with their parameter counts (their children's included), then the
     trainable, non-trainable and total counts (a parameter shared by two layers is
     counted once in the totals; lazy parameters not yet initialised show ``?``).
-    For output shapes, run :func:`pbgml.nn.summary` with an input shape. Printed
-    on rank 0 only.
+    When the data knows its sample shape (``trainer.datamodule.sample_shape``, as
+    pbgml's DataModules do), the first line also gives the input and output shapes,
+    from :func:`pbgml.nn.summary` on the meta device (no memory, no change to the
+    model); :attr:`summary` then holds that :class:`pbgml.nn.ModelSummary`, with a
+    row per layer. Printed on rank 0 only.
 
     Parameters
     ----------
@@ -723,6 +742,9 @@ class ModelSummary(Callback):
     ----------
     counts
         After fit starts: ``{"total": ..., "trainable": ..., "non_trainable": ...}``.
+    summary
+        After fit starts: the :class:`pbgml.nn.ModelSummary` with output shapes, or
+        ``None`` when the sample shape is unknown or the model cannot run on meta.
 
     Examples
     --------
@@ -748,9 +770,14 @@ class ModelSummary(Callback):
     def __init__(self, max_depth: int = 1) -> None:
         self.max_depth = _check_int(max_depth, "max_depth", -1)
         self.counts: dict[str, int | None] = {}
+        self.summary: Any = None
 
     def on_fit_start(self, trainer: Trainer, task: Task) -> None:
         """Print the summary (rank 0)."""
-        text, self.counts = _summary_text(_model(task), self.max_depth)
-        if getattr(trainer, "is_global_zero", True):
-            print(text)
+        if not getattr(trainer, "is_global_zero", True):
+            return
+        model = _model(task)
+        shape = getattr(getattr(trainer, "datamodule", None), "sample_shape", None)
+        title, self.summary = _shapes_line(model, shape)
+        text, self.counts = _summary_text(model, self.max_depth, title)
+        print(text)

@@ -519,12 +519,19 @@ class MLflowLogger(Logger):
             experiment = self.client.get_experiment_by_name(self.experiment_name)
         finally:
             quiet.setLevel(level)
-        if experiment is None:
-            experiment_id = self.client.create_experiment(
-                self.experiment_name, artifact_location=(logs / "mlartifacts").as_uri()
-            )
-        else:
+        if experiment is not None:
             experiment_id = experiment.experiment_id
+        else:
+            try:
+                experiment_id = self.client.create_experiment(
+                    self.experiment_name, artifact_location=(logs / "mlartifacts").as_uri()
+                )
+            except self._mlflow.exceptions.MlflowException:
+                # another run sharing the store created it first
+                experiment = self.client.get_experiment_by_name(self.experiment_name)
+                if experiment is None:
+                    raise
+                experiment_id = experiment.experiment_id
         run = self.client.create_run(experiment_id, run_name=self.run_name)
         self.run_id = run.info.run_id
         self._active = True
