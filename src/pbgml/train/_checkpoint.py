@@ -311,7 +311,7 @@ class ModelCheckpoint(Callback):
         """Save at the end of every ``every_n_epochs`` epochs."""
         n = self.every_n_epochs
         if n and (trainer.current_epoch + 1) % n == 0:
-            self._save(trainer, finished_epoch=True)
+            self._save(trainer, finished_epoch=None)
 
     # -- saving --------------------------------------------------------------------
     def _better(self, score: float, than: float) -> bool:
@@ -321,7 +321,7 @@ class ModelCheckpoint(Callback):
         pick = max if self.mode == "min" else min
         return pick(self.best_k_models, key=lambda p: self.best_k_models[p])
 
-    def _save(self, trainer: Trainer, *, finished_epoch: bool) -> None:
+    def _save(self, trainer: Trainer, *, finished_epoch: bool | None) -> None:
         if not trainer.is_global_zero or trainer.fast_dev_run or self.dirpath is None:
             return
         self._last_saved_step = trainer.global_step

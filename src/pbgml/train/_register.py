@@ -10,11 +10,13 @@ from typing import Any
 
 __all__ = [
     "CALLBACK_NAMES",
+    "TRAINER_NAMES",
     "LOGGER_NAMES",
     "TASK_NAMES",
     "load_callbacks",
     "load_loggers",
     "load_tasks",
+    "load_trainers",
 ]
 
 #: Registered name -> class name, per group.
@@ -28,6 +30,7 @@ CALLBACK_NAMES = {
     "model_summary": "ModelSummary",
 }
 LOGGER_NAMES = {"csv": "CSVLogger", "tensorboard": "TensorBoardLogger", "mlflow": "MLflowLogger"}
+TRAINER_NAMES = {"default": "Trainer"}
 
 
 def _register(reg: Any, names: dict[str, str], modules: list[Any]) -> None:
@@ -69,3 +72,20 @@ def load_loggers(reg: Any) -> None:
     from pbgml.train import _loggers
 
     _register(reg, LOGGER_NAMES, [_loggers])
+
+
+def load_trainers(reg: Any) -> None:
+    """Register the :class:`~pbgml.train.Trainer` as ``default`` (alias ``Trainer``).
+
+    Examples
+    --------
+    >>> from pbgml import Registry
+    >>> from pbgml.train._register import load_trainers
+    >>> reg = Registry("trainer")
+    >>> load_trainers(reg)
+    >>> reg.get("default").__name__
+    'Trainer'
+    """
+    from pbgml.train import _trainer
+
+    _register(reg, TRAINER_NAMES, [_trainer])

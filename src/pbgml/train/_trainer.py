@@ -1016,7 +1016,8 @@ class Trainer:
         if self._loss_sum is not None and self._loss_weight and "train/loss" not in values:
             values["train/loss"] = float(self._loss_sum) / self._loss_weight
         self.callback_metrics.update(values)
-        self._epoch_finished = True
+        # False when max_steps or should_stop ended the epoch early: a resume continues it
+        self._epoch_finished = finished
         for sched in self.lr_schedulers:
             if sched.interval == "epoch":
                 sched.step(self.callback_metrics)
