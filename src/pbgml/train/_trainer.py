@@ -382,9 +382,10 @@ class Trainer:
         self._batches_in_epoch = 0
         self._total_batches = 0
         self._epoch_finished = False
-        self._loss_sum: Tensor | None = None
+        # the epoch's loss total: a float on CPU, a device tensor elsewhere (no sync per step)
+        self._loss_sum: Any = 0.0
         self._loss_weight = 0.0
-        self._last_loss: Tensor | None = None
+        self._last_loss: Tensor | float | None = None
         self._nonfinite: Tensor | None = None
         self._catcher: SignalCatcher | None = None
         self._loggers_ready = False
@@ -845,7 +846,7 @@ class Trainer:
             set_rng_state(rng)  # mid-epoch: the iterator's draws were made before the save
         if not start_batch:
             self._train_log.reset()
-            self._loss_sum = None
+            self._loss_sum = 0.0 if self.device.type == "cpu" else None
             self._loss_weight = 0.0
         self._batches_in_epoch = start_batch
         self._epoch_finished = False
@@ -894,24 +895,26 @@ class Trainer:
             loss = out if isinstance(out, Tensor) else out["loss"] if out is not None else None
             is_step = (batch_idx + 1) % accumulate == 0 or batch_idx + 1 >= limit
             if loss is not None:
-                if on_cpu:
+                if on_cpu:  # reading a CPU scalar is no device sync: check it every step
                     value = loss.item()
                     if value - value != 0:
                         self._raise_nonfinite(value, epoch, batch_idx)
-                else:
+                    self._loss_sum += value * size
+                    self._last_loss = value
+                else:  # accumulate on the device; read at log steps and epoch end only
                     self._record_nonfinite(loss)
+                    detached = loss.detach()
+                    if loss_sum is None:
+                        loss_sum = self._loss_sum = detached.float() * size
+                    else:
+                        loss_sum.add_(detached, alpha=size)
+                    self._last_loss = detached
+                self._loss_weight += size
                 scaled: Tensor = loss / accumulate if accumulate > 1 else loss
                 if scaler is not None:
                     scaler.scale(scaled).backward()
                 else:
                     scaled.backward()  # type: ignore[no-untyped-call]
-                detached = loss.detach()
-                if loss_sum is None:
-                    loss_sum = self._loss_sum = detached.float() * size
-                else:
-                    loss_sum.add_(detached, alpha=size)
-                self._loss_weight += size
-                self._last_loss = detached
             if is_step:
                 self._optimizer_step(task)
             self._batches_in_epoch = batch_idx + 1
@@ -1013,7 +1016,7 @@ class Trainer:
     def _end_train_epoch(self, task: Task, epoch: int, *, finished: bool) -> None:
         self._sync_check()
         values = self._train_log.epoch_values(task.class_names)
-        if self._loss_sum is not None and self._loss_weight and "train/loss" not in values:
+        if self._loss_weight and "train/loss" not in values:
             values["train/loss"] = float(self._loss_sum) / self._loss_weight
         self.callback_metrics.update(values)
         # False when max_steps or should_stop ended the epoch early: a resume continues it
@@ -1228,7 +1231,7 @@ class Trainer:
                 "epoch_finished": finished,
                 "total_batches": self._total_batches,
                 "train_log": self._train_log.state_dict(),
-                "loss_sum": None if self._loss_sum is None else float(self._loss_sum),
+                "loss_sum": float(self._loss_sum or 0.0),
                 "loss_weight": self._loss_weight,
                 "callback_metrics": dict(self.callback_metrics),
                 "should_stop": self.should_stop,
@@ -1299,11 +1302,11 @@ class Trainer:
         self.should_stop = bool(loop.get("should_stop", False))
         if not self._epoch_finished:
             self._train_log.load_state_dict(loop.get("train_log", {}))
-            loss_sum = loop.get("loss_sum")
+            loss_sum = float(loop.get("loss_sum") or 0.0)
             self._loss_sum = (
-                None
-                if loss_sum is None
-                else torch.tensor(float(loss_sum), dtype=torch.float32, device=self.device)
+                loss_sum
+                if self.device.type == "cpu"
+                else torch.tensor(loss_sum, dtype=torch.float32, device=self.device)
             )
             self._loss_weight = float(loop.get("loss_weight", 0.0))
         data = checkpoint.get("data") or {}
