@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -544,6 +545,20 @@ class ProgressBar(Callback):
             ) from err.__cause__
         self._tqdm = module.tqdm
 
+    def _width(self) -> dict[str, Any]:
+        """Follow the terminal's size; a terminal of size 0 (a bare pty) gets 100 x 20.
+
+        (tqdm draws nothing at all on a terminal of 0 rows.)
+        """
+        try:
+            size = os.get_terminal_size(self._stream.fileno())  # type: ignore[union-attr]
+            columns, lines = size.columns, size.lines
+        except (AttributeError, OSError, ValueError):
+            columns = lines = 0
+        if columns > 0 and lines > 0:
+            return {"dynamic_ncols": True}
+        return {"ncols": columns or 100, "nrows": lines or 20}
+
     def on_train_epoch_start(self, trainer: Trainer, task: Task) -> None:
         """Start (or reset) the epoch's bar."""
         if not self.enabled:
@@ -569,14 +584,15 @@ class ProgressBar(Callback):
                 desc=desc,
                 file=self._stream,
                 leave=True,
-                dynamic_ncols=True,
+                **self._width(),
                 unit="it",
                 mininterval=self.min_interval,
                 smoothing=0.1,
             )
-        else:
-            self._bar.reset(total=total)
+        else:  # redraw the same bar: new description and no postfix before reset() draws
             self._bar.set_description(desc, refresh=False)
+            self._bar.set_postfix({}, refresh=False)
+            self._bar.reset(total=total)
         self._pending = 0
         self._postfix = {}
 
@@ -602,7 +618,7 @@ class ProgressBar(Callback):
             if loss is not None:
                 self._postfix["loss"] = f"{float(loss.item()):.4g}"
             self._postfix["step"] = str(trainer.global_step)
-            bar.set_postfix(self._postfix, refresh=False)
+            self._show()
         bar.update(self._pending)
         self._pending = 0
 
@@ -614,7 +630,12 @@ class ProgressBar(Callback):
             if name.startswith("val/"):
                 self._postfix[name] = f"{float(value):.4g}"
         self._show_prog_bar_metrics(trainer)
-        self._bar.set_postfix(self._postfix, refresh=False)
+        self._show()
+
+    def _show(self) -> None:
+        """Set the postfix: loss and step first, then the rest in the order they came."""
+        first = {k: self._postfix[k] for k in ("loss", "step") if k in self._postfix}
+        self._bar.set_postfix({**first, **self._postfix}, refresh=False)
 
     def _show_prog_bar_metrics(self, trainer: Trainer) -> None:
         extra = getattr(trainer, "progress_bar_metrics", None)
@@ -624,15 +645,18 @@ class ProgressBar(Callback):
                     self._postfix[str(name)] = f"{float(value):.4g}"
 
     def on_train_epoch_end(self, trainer: Trainer, task: Task) -> None:
-        """Flush the batches not yet shown and redraw."""
+        """Show the batches not yet shown, the epoch's mean loss, and redraw."""
         if self._bar is None:
             return
         if self._pending:
             self._bar.update(self._pending)
             self._pending = 0
         self._postfix["step"] = str(trainer.global_step)
+        epoch_loss = trainer.callback_metrics.get("train/loss")
+        if isinstance(epoch_loss, (int, float)):  # the epoch's mean, read without a sync
+            self._postfix["loss"] = f"{float(epoch_loss):.4g}"
         self._show_prog_bar_metrics(trainer)
-        self._bar.set_postfix(self._postfix, refresh=False)
+        self._show()
         self._bar.refresh()
 
     def teardown(self, trainer: Trainer, task: Task, stage: str) -> None:
