@@ -591,7 +591,8 @@ class ProgressBar(Callback):
             )
         else:  # redraw the same bar: new description and no postfix before reset() draws
             self._bar.set_description(desc, refresh=False)
-            self._bar.set_postfix({}, refresh=False)
+            empty: dict[str, str] = {}
+            self._bar.set_postfix(empty, refresh=False)
             self._bar.reset(total=total)
         self._pending = 0
         self._postfix = {}
