@@ -243,3 +243,28 @@ def test_loaders_register_every_name_with_class_aliases() -> None:
     load_loggers(loggers)
     assert sorted(loggers.names()) == ["csv", "mlflow", "tensorboard"]
     assert loggers.get("CSVLogger") is pbgml.train.CSVLogger
+
+
+def test_augmentations_follow_the_epoch_in_persistent_workers() -> None:
+    data = ArrayDataset(torch.zeros(4, 2), torch.zeros(4))
+
+    def epochs(persistent: bool) -> list[Any]:
+        dm = DataModule(
+            data,
+            batch_size=4,
+            shuffle=False,
+            num_workers=1,
+            persistent_workers=persistent,
+            train_transform=lambda x: x + torch.rand(2),
+            seed=1,
+        )
+        loader = dm.train_dataloader()
+        out = []
+        for epoch in (0, 1):
+            dm.set_epoch(epoch)
+            out.append(next(iter(loader))[0])
+        return out
+
+    persistent, fresh = epochs(True), epochs(False)
+    assert not torch.equal(persistent[0], persistent[1])
+    assert all(torch.equal(a, b) for a, b in zip(persistent, fresh, strict=True))

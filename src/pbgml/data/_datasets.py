@@ -120,8 +120,8 @@ class _Transformed(Dataset[Any]):
     (main or worker) loads it and whatever was loaded before: a run resumed in the
     middle of an epoch replays it exactly. In the main process the global RNG is
     restored afterwards. :attr:`epoch` is set by
-    :meth:`pbgml.data.DataModule.set_epoch`; loader workers see the value it had
-    when they started (with ``persistent_workers=True``, the first epoch's).
+    :meth:`pbgml.data.DataModule.set_epoch`; it lives in shared memory, so loader
+    workers see the new value even when they persist across epochs.
     """
 
     def __init__(
@@ -130,7 +130,18 @@ class _Transformed(Dataset[Any]):
         self.dataset = dataset
         self.transform = transform
         self.seed = seed
-        self.epoch = 0
+        self._epoch = torch.zeros((), dtype=torch.int64)
+        if seed is not None:
+            self._epoch.share_memory_()
+
+    @property
+    def epoch(self) -> int:
+        """The epoch the per-sample seeds use (shared with the loader workers)."""
+        return int(self._epoch)
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self._epoch.fill_(value)
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
