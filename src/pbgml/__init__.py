@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from pbgml._config._instantiate import instantiate
     from pbgml._config._model import check_input, summary
     from pbgml._config._yaml import load_yaml, to_yaml
+    from pbgml._run import RunResult, run
     from pbgml.nn import ShapeMismatchError
     from pbgml.train import Trainer
 
@@ -51,6 +52,7 @@ __all__ = [
     "PluginWarning",
     "Registry",
     "RegistryError",
+    "RunResult",
     "ShapeMismatchError",
     "Trainer",
     "UnknownNameError",
@@ -62,6 +64,7 @@ __all__ = [
     "instantiate",
     "load_yaml",
     "registry",
+    "run",
     "summary",
     "to_yaml",
     "train",
@@ -80,6 +83,8 @@ _LAZY: dict[str, str] = {
     "summary": "pbgml._config._model",
     "check_input": "pbgml._config._model",
     "ShapeMismatchError": "pbgml.nn",
+    "run": "pbgml._run",
+    "RunResult": "pbgml._run",
 }
 
 

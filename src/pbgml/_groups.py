@@ -157,10 +157,22 @@ _ROWS = (
     GroupSpec(
         "task",
         "task",
+        partial=True,
+        later=("model", "loss", "optimizer", "scheduler", "metrics"),
         default="classification",
         loaders=("pbgml.train._register:load_tasks",),
         homes=("pbgml.train",),
         doc="Step logic (classification, regression, the user's own Task).",
+    ),
+    GroupSpec(
+        "trainer",
+        "trainer",
+        partial=True,
+        later=("callbacks", "logger", "config_text", "hparams"),
+        default="default",
+        loaders=("pbgml.train._register:load_trainers",),
+        homes=("pbgml.train",),
+        doc="The Trainer and its settings (epochs, device, precision, validation cadence).",
     ),
     GroupSpec(
         "callback",

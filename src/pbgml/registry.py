@@ -42,6 +42,7 @@ __all__ = [
     "optimizer",
     "scheduler",
     "task",
+    "trainer",
     "transform",
 ]
 
@@ -79,6 +80,8 @@ data: Registry[Any] = _ALL["data"]
 transform: Registry[Any] = _ALL["transform"]
 #: Step logic (classification, regression, the user's own ``Task``).
 task: Registry[Any] = _ALL["task"]
+#: The Trainer (``default``), whose config holds the training settings.
+trainer: Registry[Any] = _ALL["trainer"]
 #: Trainer callbacks (the experiment's ``callbacks``: checkpointing, early stopping, ...).
 callback: Registry[Any] = _ALL["callback"]
 #: Experiment loggers (CSV, TensorBoard, MLflow).

@@ -56,9 +56,11 @@ def _typed_hints(obj: Any) -> dict[str, Any]:
     if conf is None:
         return {}
     try:
-        return typing.get_type_hints(conf)
+        hints = typing.get_type_hints(conf)
     except Exception:
         return {}
+    # a field the config system cannot type (a union) is Any there: keep the target's own
+    return {name: hint for name, hint in hints.items() if hint is not Any}
 
 
 def signature_of(obj: Any) -> Signature | None:
@@ -324,6 +326,8 @@ class _Walker:
             annotation = sig.hints.get(k, inspect.Parameter.empty)
             if v is None and param is not None and param.default is None:
                 continue  # an implicit Optional: torch annotates many None defaults as int
+            if v is None and _sized_by_the_run(resolved.obj, k, registry):
+                continue
             if conforms(v, annotation) is False:
                 self.problem(child, f"expected {type_name(annotation)}, got {v!r}", "type")
                 continue
@@ -336,6 +340,8 @@ class _Walker:
                 continue
             if p.default is not p.empty or p.name in node:
                 continue
+            if _sized_by_the_run(resolved.obj, p.name, registry):
+                continue  # left out: the trainer sizes it from the run
             if p.kind is p.POSITIONAL_OR_KEYWORD and i < positional:
                 continue
             child = _join(key, p.name)
@@ -387,6 +393,18 @@ class _Walker:
             self.out.resolved[id(node)] = resolve_target(path, self.allow, reference=True)
         except TargetError as err:
             self.problem(_join(key, "path"), err.message, err.kind, err.suggestion)
+
+
+def _sized_by_the_run(obj: Any, name: str, registry: Any) -> bool:
+    """Whether ``name`` is a scheduler's length that ``None`` asks the trainer to size."""
+    if registry is None or registry.group != "scheduler":
+        return False
+    from pbgml.optim._factories import LENGTH_ARGUMENTS
+
+    return any(
+        isinstance(obj, type) and issubclass(obj, cls) and arg == name
+        for cls, arg in LENGTH_ARGUMENTS.items()
+    )
 
 
 def _display(target: str, resolved: Resolved) -> str:

@@ -14,7 +14,7 @@ from pbgml._config._hooks import finalizer
 from pbgml._config._targets import GET_OBJ
 from pbgml._config._tree import MISSING_VALUE
 
-__all__ = ["instantiate"]
+__all__ = ["build_checked", "instantiate"]
 
 
 def _note(err: BaseException, message: str) -> None:
@@ -146,4 +146,9 @@ def instantiate(cfg: Any, *, allow: cabc.Iterable[str] = (), key: str = "") -> A
       _target_: 'os.system' (that is posix.system) is not allowed
     """
     checked = checked_or_raise(cfg, allow, key)
+    return build_checked(checked, key)
+
+
+def build_checked(checked: Checked, key: str = "") -> Any:
+    """Build a tree that :func:`checked_or_raise` has already checked."""
     return _Builder(checked).build(checked.tree.root, key)

@@ -16,12 +16,11 @@ PRIMARY_CONFIG = "pbgml"
 
 def defaults() -> list[Any]:
     """What the primary config selects: each single-node group's default from the table
-    (``None`` is "nothing yet, overridable"), and the default trainer."""
+    (``None`` is "nothing yet, overridable")."""
     from pbgml._groups import by_key
 
     out: list[Any] = ["_self_"]
     out += [{key: spec.default} for key, spec in by_key().items() if not spec.collection]
-    out.append({"trainer": "default"})
     return out
 
 
@@ -76,7 +75,6 @@ def store_registries(*, to_hydra: bool = True) -> ZenStore:
         option_group = GROUPS[group].key or group
         for name in reg.names():
             as_is(config_for(group, name), group=option_group, name=name)
-    as_is(configs.TrainerConf, group="trainer", name="default")
     primary = make_config(
         defaults=defaults(),
         model=MISSING,

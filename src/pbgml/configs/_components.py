@@ -122,7 +122,7 @@ class WarmupCosineLRConf(SchedulerConf):
     _target_: str = field(default="pbgml.optim.WarmupCosineLR", init=False, repr=False)
     interval: str = "step"
     warmup_steps: int
-    total_steps: int
+    total_steps: int | None = None
     warmup_start_factor: float = 0.0
     eta_min: float = 0.0
 

@@ -169,12 +169,17 @@ class LoggerConf(ComponentConf):
 class TaskConf(ComponentConf):
     """Base of task configs (the step logic: classification, regression, your own).
 
+    Partial: :func:`pbgml.run` calls the task with the experiment's built ``model``,
+    ``loss``, ``optimizer``, ``scheduler`` and ``metrics``.
+
     Examples
     --------
     >>> from pbgml.configs import TaskConf
-    >>> TaskConf()._target_
-    ''
+    >>> TaskConf()._target_, TaskConf()._partial_
+    ('', True)
     """
+
+    _partial_: bool = field(default=True, init=False, repr=False)
 
 
 @dataclass(kw_only=True)
@@ -356,17 +361,22 @@ class MSELossConf(LossConf):
 class CosineAnnealingLRConf(SchedulerConf):
     """:class:`torch.optim.lr_scheduler.CosineAnnealingLR`.
 
+    ``T_max=None`` (the default) asks the trainer to size it from the run: the number
+    of epochs (``interval: epoch``) or of optimizer steps (``interval: step``).
+
     Examples
     --------
     >>> from pbgml.configs import CosineAnnealingLRConf
     >>> CosineAnnealingLRConf(T_max=100).eta_min
     0.0
+    >>> CosineAnnealingLRConf().T_max is None
+    True
     """
 
     _target_: str = field(
         default="torch.optim.lr_scheduler.CosineAnnealingLR", init=False, repr=False
     )
-    T_max: int
+    T_max: int | None = None
     eta_min: float = 0.0
 
 
@@ -389,31 +399,57 @@ class StepLRConf(SchedulerConf):
 # -- trainer and experiment --------------------------------------------------------
 
 
-@dataclass(kw_only=True)
-class TrainerConf:
-    """How to train: epochs, device, precision, clipping, validation cadence.
+if TYPE_CHECKING:  # what the config system cannot express: mypy sees the union
+    _IntOrFloat = int | float
+    _Devices = int | str | list[int]
+    _IntOrBool = int | bool
+else:  # OmegaConf has no unions: Any keeps an int an int (check enforces the union)
+    _IntOrFloat = _Devices = _IntOrBool = Any
 
-    The fields are typed settings; the trainer that reads them arrives with the
-    training issue, so they are not yet a ``_target_`` of their own.
+
+@dataclass(kw_only=True)
+class TrainerConf(ComponentConf):
+    """:class:`pbgml.train.Trainer`: epochs, device, precision, clipping, validation cadence.
+
+    Partial: the callbacks, the loggers and the run's config are handed to the Trainer
+    by :func:`pbgml.run`, from the experiment's ``callbacks`` and ``logger``.
+    ``val_check_interval`` and ``limit_*_batches`` take a float (a fraction of an
+    epoch, such as the course's ``0.3``) or an int (a count of batches); ``devices`` a
+    count, a list of indices or ``"auto"``. OmegaConf cannot express these unions, so
+    they are ``Any`` to it and :func:`pbgml.check` enforces them.
 
     Examples
     --------
     >>> from pbgml.configs import TrainerConf
     >>> TrainerConf(max_epochs=2, gradient_clip_val=0.5).max_epochs
     2
+    >>> TrainerConf(val_check_interval=100).val_check_interval  # an int stays an int
+    100
     """
 
-    max_epochs: int = 10
+    _target_: str = field(default="pbgml.train.Trainer", init=False, repr=False)
+    _partial_: bool = field(default=True, init=False, repr=False)
+    max_epochs: int | None = 10
+    min_epochs: int = 0
     max_steps: int | None = None
     accelerator: str = "auto"
-    devices: int = 1
+    devices: _Devices = 1
     precision: str = "32"
     gradient_clip_val: float | None = None
+    gradient_clip_algorithm: str = "norm"
     accumulate_grad_batches: int = 1
-    val_check_interval: float = 1.0
+    val_check_interval: _IntOrFloat = 1.0
+    check_val_every_n_epoch: int | None = 1
+    limit_train_batches: _IntOrFloat = 1.0
+    limit_val_batches: _IntOrFloat = 1.0
+    limit_test_batches: _IntOrFloat = 1.0
+    num_sanity_val_steps: int = 2
+    fast_dev_run: _IntOrBool = False
     log_every_n_steps: int = 50
     deterministic: bool = False
     default_root_dir: str = "outputs"
+    enable_progress_bar: bool = True
+    enable_model_summary: bool = True
 
 
 if TYPE_CHECKING:  # mypy checks the group a value belongs to; OmegaConf sees Any
@@ -422,18 +458,49 @@ if TYPE_CHECKING:  # mypy checks the group a value belongs to; OmegaConf sees An
     _Optimizer = OptimizerConf
     _Scheduler = SchedulerConf
     _Data = DataConf
+    _Task = TaskConf
 else:
-    _Model = _Loss = _Optimizer = _Scheduler = _Data = Any
+    _Model = _Loss = _Optimizer = _Scheduler = _Data = _Task = Any
+
+
+def _default_task() -> Any:
+    from pbgml.configs._train import ClassificationTaskConf
+
+    return ClassificationTaskConf()
+
+
+def _default_callbacks() -> dict[str, Any]:
+    from pbgml.configs._train import ModelCheckpointConf, ModelSummaryConf, ProgressBarConf
+
+    return {
+        "model_checkpoint": ModelCheckpointConf(),
+        "progress_bar": ProgressBarConf(),
+        "model_summary": ModelSummaryConf(),
+    }
+
+
+def _default_loggers() -> dict[str, Any]:
+    from pbgml.configs._train import CSVLoggerConf
+
+    return {"csv": CSVLoggerConf()}
 
 
 @dataclass(kw_only=True)
 class ExperimentConf:
     """One experiment: the whole tree that :func:`pbgml.run` builds and trains.
 
-    ``model`` and ``data`` are required. The others default to a
-    cross-entropy loss, AdamW, no scheduler and the default trainer. The group
+    ``model`` and ``data`` are required. The others default to a cross-entropy loss,
+    AdamW, no scheduler, the task's own metrics (accuracy for classification), the
+    classification task, the default trainer, the default callbacks (a checkpoint at
+    every epoch's end plus ``last.ckpt``, a progress bar, a model summary) and the CSV
+    logger; ``callbacks: {}`` (or ``null``) and ``logger: {}`` mean none. The group
     fields are typed by their base class for mypy (``optimizer=MSELossConf()`` is a
     type error), and ``Any`` for OmegaConf, so Hydra can swap one option for another.
+
+    The run's own settings: ``seed`` (python, numpy, torch and every worker),
+    ``name`` (the run's folder under ``trainer.default_root_dir``), ``resume`` (a run
+    directory or a checkpoint to continue) and ``optimized_metric`` (what a sweep
+    optimizes; defaults to the checkpoint's monitor, else ``val/loss``).
 
     Examples
     --------
@@ -444,16 +511,21 @@ class ExperimentConf:
     ... )
     >>> cfg.optimizer.lr, cfg.loss._target_, cfg.scheduler
     (0.01, 'pbgml.losses.CrossEntropyLoss', None)
+    >>> sorted(cfg.callbacks), sorted(cfg.logger), cfg.task._target_
+    (['model_checkpoint', 'model_summary', 'progress_bar'], ['csv'], 'pbgml.train.ClassificationTask')
     """
 
     model: _Model
     loss: _Loss = field(default_factory=CrossEntropyLossConf)
     optimizer: _Optimizer = field(default_factory=AdamWConf)
     scheduler: _Scheduler | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None
     data: _Data
-    task: Any = None
+    task: _Task = field(default_factory=_default_task)
     trainer: TrainerConf = field(default_factory=TrainerConf)
-    callbacks: dict[str, Any] = field(default_factory=dict)
-    logger: dict[str, Any] = field(default_factory=dict)
+    callbacks: dict[str, Any] | None = field(default_factory=_default_callbacks)
+    logger: dict[str, Any] | None = field(default_factory=_default_loggers)
     seed: int | None = 42
+    name: str = "run"
+    resume: str | None = None
+    optimized_metric: str | None = None

@@ -14,6 +14,7 @@ from pbgml.configs._core import (
     OptimizerConf,
     SchedulerConf,
     TaskConf,
+    TrainerConf,
 )
 from pbgml.configs._data import TransformConf
 
@@ -30,6 +31,7 @@ BASES: dict[str, type[ComponentConf]] = {
     "data": DataConf,
     "transform": TransformConf,
     "task": TaskConf,
+    "trainer": TrainerConf,
     "callback": CallbackConf,
     "logger": LoggerConf,
 }

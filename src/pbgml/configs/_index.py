@@ -10,10 +10,10 @@ __all__ = ["typed_config_for"]
 
 @functools.cache
 def _index() -> dict[str, type[Any]]:
-    from pbgml.configs import _components, _core, _data, _nn
+    from pbgml.configs import _components, _core, _data, _nn, _train
 
     found: dict[str, type[Any]] = {}
-    for module in (_core, _nn, _components, _data):
+    for module in (_core, _nn, _components, _data, _train):
         for name in module.__all__:
             obj = getattr(module, name, None)
             if not (isinstance(obj, type) and issubclass(obj, _core.ComponentConf)):

@@ -34,6 +34,8 @@ class ShapeMismatchError(PbgmlError, ValueError):
     problems
         One line per config field that disagrees with the data
         (``"model.in_channels=3 but ..."``); empty when no field explains the failure.
+    fields
+        The model's arguments those lines are about (``("in_channels",)``), in order.
     model_key, data_key
         The config keys of the model and of the data, used in the message.
 
@@ -44,7 +46,9 @@ class ShapeMismatchError(PbgmlError, ValueError):
     ...     check_input(LeNet(in_channels=3), (1, 28, 28))
     ... except ShapeMismatchError as err:
     ...     print(err.problems[0])
+    ...     print(err.fields)
     model.in_channels=3 but data yields samples of shape 1x28x28 (1 channel); set model.in_channels=1
+    ('in_channels',)
     """
 
     def __init__(
@@ -53,11 +57,13 @@ class ShapeMismatchError(PbgmlError, ValueError):
         *,
         sample_shape: tuple[int, ...] = (),
         problems: tuple[str, ...] = (),
+        fields: tuple[str, ...] = (),
         model_key: str = "model",
         data_key: str = "data",
     ) -> None:
         super().__init__(message)
         self.sample_shape = sample_shape
         self.problems = problems
+        self.fields = fields
         self.model_key = model_key
         self.data_key = data_key

@@ -100,22 +100,25 @@ def _problems(
     data_key: str,
     *,
     flatten: bool | None = None,
-) -> list[str]:
-    """One line per input field that disagrees with the samples' shape, with the fix."""
-    found: list[str] = []
+) -> list[tuple[str, str]]:
+    """``(field, line)`` per input field that disagrees with the samples' shape, with the fix."""
+    found: list[tuple[str, str]] = []
     dims = _dims(shape)
     seen = f"{data_key} yields samples of shape {dims}"
     in_features = values.get("in_features")
     if in_features is not None:
         line = _in_features_problem(in_features, shape, flatten, model_key, seen)
         if line is not None:
-            found.append(line)
+            found.append(("in_features", line))
     in_channels = values.get("in_channels")
     if in_channels is not None and len(shape) >= 2 and in_channels != shape[0]:
         plural = "s" if shape[0] != 1 else ""
         found.append(
-            f"{model_key}.in_channels={in_channels} but {seen} ({shape[0]} channel{plural}); "
-            f"set {model_key}.in_channels={shape[0]}"
+            (
+                "in_channels",
+                f"{model_key}.in_channels={in_channels} but {seen} ({shape[0]} channel{plural}); "
+                f"set {model_key}.in_channels={shape[0]}",
+            )
         )
     input_size = values.get("input_size")
     spatial = shape[1:]
@@ -126,13 +129,19 @@ def _problems(
             else f"resize the samples to {input_size}x{input_size}"
         )
         found.append(
-            f"{model_key}.input_size={input_size} but {seen} ({_dims(spatial)} pixels); {fix}"
+            (
+                "input_size",
+                f"{model_key}.input_size={input_size} but {seen} ({_dims(spatial)} pixels); {fix}",
+            )
         )
     max_len = values.get("max_len")
     if max_len is not None and shape[-1] > max_len:
         found.append(
-            f"{model_key}.max_len={max_len} but {seen} ({shape[-1]} tokens); "
-            f"set {model_key}.max_len={shape[-1]} or truncate the sequences"
+            (
+                "max_len",
+                f"{model_key}.max_len={max_len} but {seen} ({shape[-1]} tokens); "
+                f"set {model_key}.max_len={shape[-1]} or truncate the sequences",
+            )
         )
     return found
 
@@ -154,7 +163,8 @@ def mismatch_error(
             value = _field(module, name)
         if value is not None:
             values[name] = value
-    found = _problems(values, shape, model_key, data_key, flatten=_flattens(module, config))
+    pairs = _problems(values, shape, model_key, data_key, flatten=_flattens(module, config))
+    found = [line for _, line in pairs]
     text = "; ".join(found) or _NO_FIELD.format(
         model_key=model_key, model=type(module).__name__, data_key=data_key, shape=_dims(shape)
     )
@@ -166,6 +176,7 @@ def mismatch_error(
         message,
         sample_shape=shape,
         problems=tuple(found),
+        fields=tuple(name for name, _ in pairs),
         model_key=model_key,
         data_key=data_key,
     )
