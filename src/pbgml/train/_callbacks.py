@@ -591,8 +591,7 @@ class ProgressBar(Callback):
             )
         else:  # redraw the same bar: new description and no postfix before reset() draws
             self._bar.set_description(desc, refresh=False)
-            empty: dict[str, str] = {}
-            self._bar.set_postfix(empty, refresh=False)
+            self._bar.set_postfix({}, refresh=False)
             self._bar.reset(total=total)
         self._pending = 0
         self._postfix = {}
@@ -636,7 +635,8 @@ class ProgressBar(Callback):
     def _show(self) -> None:
         """Set the postfix: loss and step first, then the rest in the order they came."""
         first = {k: self._postfix[k] for k in ("loss", "step") if k in self._postfix}
-        self._bar.set_postfix({**first, **self._postfix}, refresh=False)
+        postfix: dict[str, str] = {**first, **self._postfix}
+        self._bar.set_postfix(postfix, refresh=False)
 
     def _show_prog_bar_metrics(self, trainer: Trainer) -> None:
         extra = getattr(trainer, "progress_bar_metrics", None)
