@@ -634,7 +634,9 @@ class ProgressBar(Callback):
 
     def _show(self) -> None:
         """Set the postfix: loss and step first, then the rest in the order they came."""
-        first = {k: self._postfix[k] for k in ("loss", "step") if k in self._postfix}
+        first: dict[str, str] = {
+            k: self._postfix[k] for k in ("loss", "step") if k in self._postfix
+        }
         postfix: dict[str, str] = {**first, **self._postfix}
         self._bar.set_postfix(postfix, refresh=False)
 
