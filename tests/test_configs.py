@@ -20,6 +20,7 @@ from pbgml.configs import (
     TrainerConf,
     config_for,
 )
+from pbgml.optim._factories import LENGTH_ARGUMENTS
 
 TYPED = [
     obj
@@ -128,6 +129,9 @@ def test_experiment_conf_defaults() -> None:
         "callbacks",
         "logger",
         "seed",
+        "name",
+        "resume",
+        "optimized_metric",
     }
 
 

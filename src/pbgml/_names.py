@@ -53,7 +53,9 @@ def public_path(obj: object) -> str:
     """Return the shortest public dotted path that imports ``obj``.
 
     ``torch.optim.adamw.AdamW`` becomes ``torch.optim.AdamW``: the path a user reads
-    in YAML stays stable when torch moves a class between private modules.
+    in YAML stays stable when torch moves a class between private modules. A path
+    never shrinks to a top-level package's facade (``pbgml.train.Trainer``, not
+    ``pbgml.Trainer``): what the facade exports depends on what was used.
 
     Examples
     --------
@@ -62,6 +64,9 @@ def public_path(obj: object) -> str:
     'torch.optim.AdamW'
     >>> public_path(torch.nn.modules.loss.CrossEntropyLoss)
     'torch.nn.CrossEntropyLoss'
+    >>> import pbgml
+    >>> public_path(pbgml.Trainer)
+    'pbgml.train.Trainer'
     """
     module = getattr(obj, "__module__", None)
     qualname = getattr(obj, "__qualname__", None)
@@ -69,7 +74,7 @@ def public_path(obj: object) -> str:
         raise TypeError(f"{obj!r} has no importable path")
     best = module
     parts = module.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
+    for cut in range(len(parts) - 1, 1, -1):
         parent = sys.modules.get(".".join(parts[:cut]))
         if parent is None or "." in qualname:
             break
