@@ -132,7 +132,7 @@ class _Transformed(Dataset[Any]):
         self.seed = seed
         self._epoch = torch.zeros((), dtype=torch.int64)
         if seed is not None:
-            self._epoch.share_memory_()
+            self._epoch.share_memory_()  # type: ignore[no-untyped-call]
 
     @property
     def epoch(self) -> int:

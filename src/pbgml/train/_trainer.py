@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,142 +14,35 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from pbgml.optim import ScheduledLR
+from pbgml.train import _state
 from pbgml.train._base import Callback, Logger
 from pbgml.train._checkpoint import (
-    CHECKPOINT_KEYS,
     ModelCheckpoint,
     load_checkpoint,
     save_checkpoint,
     weights_are_finite,
 )
 from pbgml.train._errors import Interrupted, NonFiniteLossError, TrainerError
+from pbgml.train._helpers import (
+    _ACCELERATORS,
+    _CLIP_ALGORITHMS,
+    _HOOKS,
+    PRECISIONS,
+    _batch_size,
+    _check_fraction_or_count,
+    _check_int,
+    _length,
+    _limit,
+    _move,
+    _overridden,
+    _overrides,
+)
 from pbgml.train._logs import StageLog
-from pbgml.train._seed import get_rng_state, set_rng_state
+from pbgml.train._seed import set_rng_state
 from pbgml.train._signals import SignalCatcher
 from pbgml.train._task import Task
 
 __all__ = ["PRECISIONS", "Trainer"]
-
-#: Accepted ``precision`` values and the autocast dtype they use (``None``: full float32).
-PRECISIONS: dict[str, torch.dtype | None] = {
-    "32": None,
-    "32-true": None,
-    "bf16-mixed": torch.bfloat16,
-    "16-mixed": torch.float16,
-}
-_ACCELERATORS = ("auto", "cpu", "cuda", "gpu")
-_CLIP_ALGORITHMS = ("norm", "value")
-_HOOKS = (
-    "on_train_epoch_start",
-    "on_train_batch_start",
-    "on_train_batch_end",
-    "on_before_optimizer_step",
-    "on_train_epoch_end",
-    "on_validation_epoch_start",
-    "on_validation_epoch_end",
-    "on_test_epoch_start",
-    "on_test_epoch_end",
-    "on_save_checkpoint",
-)
-_PLAIN_LOADER = (
-    "the train DataLoader cannot skip the {n} batches already seen in epoch {epoch}: it "
-    "has neither a pbgml EpochSampler (a pbgml DataModule's loaders have one) nor "
-    "state_dict()/load_state_dict() (torchdata's StatefulDataLoader), so it cannot resume "
-    "mid-epoch; the trainer reads and discards those {n} batches instead, which replays "
-    "them exactly only if the loader's order depends on nothing but torch's global RNG"
-)
-_STATEFUL_WARNING = "'set_vital' is deprecated"
-
-
-def _check_int(name: str, value: object, minimum: int, *, none: bool = False) -> None:
-    if value is None and none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        also = " or None" if none else ""
-        raise TrainerError(f"{name}={value!r} must be an int >= {minimum}{also}", param=name)
-
-
-def _check_fraction_or_count(name: str, value: object, *, zero: bool = True) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TrainerError(
-            f"{name}={value!r} must be a float in [0, 1] (a fraction of an epoch) or an int "
-            "(a number of batches)",
-            param=name,
-        )
-    if (isinstance(value, float) and not (0.0 <= value <= 1.0)) or (
-        isinstance(value, int) and value < 0
-    ):
-        raise TrainerError(
-            f"{name}={value!r}: a float is a fraction of an epoch in [0, 1], an int a number "
-            "of batches >= 0",
-            param=name,
-        )
-    if not zero and value == 0:
-        raise TrainerError(f"{name}={value!r} must be > 0", param=name)
-
-
-def _batch_size(batch: Any) -> int:
-    while True:
-        if isinstance(batch, Tensor):
-            return int(batch.shape[0]) if batch.ndim else 1
-        if isinstance(batch, tuple | list) and batch:
-            batch = batch[0]
-        elif isinstance(batch, Mapping) and batch:
-            batch = next(iter(batch.values()))
-        else:
-            return 1
-
-
-def _move(batch: Any, device: torch.device) -> Any:
-    if isinstance(batch, Tensor):
-        return batch.to(device, non_blocking=batch.is_pinned())
-    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
-        return type(batch)(*(_move(b, device) for b in batch))
-    if isinstance(batch, tuple | list):
-        return type(batch)(_move(b, device) for b in batch)
-    if isinstance(batch, Mapping):
-        return {k: _move(v, device) for k, v in batch.items()}
-    return batch
-
-
-def _limit(name: str, length: float, limit: float) -> float:
-    """The number of batches ``limit`` allows of a loader of ``length`` (inf: unknown)."""
-    if isinstance(limit, int) and not isinstance(limit, bool):
-        return min(length, limit)
-    if limit == 1.0:
-        return length
-    if math.isinf(length):
-        raise TrainerError(
-            f"{name}={limit!r}: a fraction needs a loader with a len(); give an int",
-            param=name,
-        )
-    return float(max(1, int(length * limit))) if limit > 0 else 0.0
-
-
-def _length(loader: Any) -> float:
-    try:
-        return float(len(loader))
-    except TypeError:
-        return math.inf
-
-
-def _overrides(callback: Callback, hook: str) -> bool:
-    return getattr(type(callback), hook) is not getattr(Callback, hook)
-
-
-def _sampler(loader: Any) -> Any:
-    sampler = getattr(loader, "sampler", None)
-    return sampler if callable(getattr(sampler, "skip", None)) else None
-
-
-def _is_stateful(loader: Any) -> bool:
-    return callable(getattr(loader, "state_dict", None)) and callable(
-        getattr(loader, "load_state_dict", None)
-    )
-
-
-def _overridden(task: Task, name: str) -> bool:
-    return getattr(type(task), name) is not getattr(Task, name)
 
 
 class Trainer:
@@ -803,31 +695,7 @@ class Trainer:
     def _start_epoch_iterator(
         self, loader: Any, epoch: int, start_batch: int, loader_state: Any
     ) -> Iterator[Any]:
-        data = self.datamodule
-        if data is not None and callable(getattr(data, "set_epoch", None)):
-            data.set_epoch(epoch)
-        else:
-            set_epoch = getattr(getattr(loader, "sampler", None), "set_epoch", None)
-            if callable(set_epoch):
-                set_epoch(epoch)
-        iterator: Iterator[Any]
-        if not start_batch:
-            iterator = iter(loader)
-            return iterator
-        sampler = _sampler(loader)
-        if sampler is not None and getattr(loader, "batch_size", None):
-            sampler.skip(start_batch * int(loader.batch_size))
-            iterator = iter(loader)
-            return iterator
-        if loader_state is not None and _is_stateful(loader):
-            loader.load_state_dict(loader_state)
-            iterator = iter(loader)
-            return iterator
-        warnings.warn(_PLAIN_LOADER.format(n=start_batch, epoch=epoch), UserWarning, stacklevel=4)
-        iterator = iter(loader)
-        for _ in range(start_batch):
-            next(iterator, None)
-        return iterator
+        return _state.start_epoch_iterator(self, loader, epoch, start_batch, loader_state)
 
     def _train_epoch(
         self,
@@ -1172,27 +1040,7 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------
     def _resolve_ckpt(self, ckpt_path: str | os.PathLike[str]) -> Path:
-        if ckpt_path in ("best", "last"):
-            cb = self.checkpoint_callback
-            if ckpt_path == "best":
-                path = cb.best_model_path if cb is not None else ""
-                if not path:
-                    raise TrainerError(
-                        "ckpt_path='best': no best checkpoint yet (a ModelCheckpoint saves one "
-                        "during fit); pass a path",
-                        param="ckpt_path",
-                    )
-                return Path(path)
-            candidate = Path(cb.last_model_path) if cb is not None and cb.last_model_path else None
-            if candidate is None or not candidate.is_file():
-                candidate = self.checkpoint_dir / "last.ckpt"
-            if not candidate.is_file():
-                raise TrainerError(
-                    f"ckpt_path='last': there is no {candidate} yet; pass a path",
-                    param="ckpt_path",
-                )
-            return candidate
-        return Path(ckpt_path)
+        return _state.resolve_ckpt(self, ckpt_path)
 
     def _load_weights(self, task: Task, ckpt_path: str | os.PathLike[str]) -> None:
         checkpoint = load_checkpoint(self._resolve_ckpt(ckpt_path), map_location="cpu")
@@ -1202,49 +1050,7 @@ class Trainer:
 
     def _checkpoint_dict(self, *, finished_epoch: bool | None = None) -> dict[str, Any]:
         """Everything needed to resume exactly, as tensors and plain Python values."""
-        self._sync_check()
-        task = self.task
-        if task is None:
-            raise TrainerError(
-                "save_checkpoint: no task is attached (call fit first)", param="task"
-            )
-        finished = self._epoch_finished if finished_epoch is None else finished_epoch
-        loader = self.train_dataloader
-        data: dict[str, Any] = {"datamodule": None, "loader": None, "sampler": None}
-        state_dict = getattr(self.datamodule, "state_dict", None)
-        if callable(state_dict):
-            data["datamodule"] = state_dict()
-        sampler = _sampler(loader)
-        if sampler is not None and callable(getattr(sampler, "state_dict", None)):
-            data["sampler"] = sampler.state_dict()
-        elif loader is not None and _is_stateful(loader) and not finished:
-            data["loader"] = loader.state_dict()
-        checkpoint: dict[str, Any] = {
-            "model": task.state_dict(),
-            "optimizer": [opt.state_dict() for opt in self.optimizers],
-            "scheduler": [s.state_dict() for s in self.lr_schedulers],
-            "scaler": None if self.scaler is None else self.scaler.state_dict(),
-            "loop": {
-                "epoch": self.current_epoch,
-                "global_step": self.global_step,
-                "batch": self._batches_in_epoch,
-                "epoch_finished": finished,
-                "total_batches": self._total_batches,
-                "train_log": self._train_log.state_dict(),
-                "loss_sum": float(self._loss_sum or 0.0),
-                "loss_weight": self._loss_weight,
-                "callback_metrics": dict(self.callback_metrics),
-                "should_stop": self.should_stop,
-            },
-            "rng": get_rng_state(),
-            "data": data,
-            "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks},
-            "config": self.config_text,
-            "meta": dict(self._meta),
-        }
-        for cb in self._hooks.get("on_save_checkpoint", []):
-            cb.on_save_checkpoint(self, task, checkpoint)
-        return checkpoint
+        return _state.checkpoint_dict(self, finished_epoch=finished_epoch)
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
         """Write a checkpoint of the current state to ``path`` (atomically; rank 0 only).
@@ -1263,56 +1069,7 @@ class Trainer:
         return target
 
     def _restore(self, checkpoint: Mapping[str, Any], task: Task) -> None:
-        missing = [k for k in ("model", "optimizer", "loop") if k not in checkpoint]
-        if missing:
-            raise TrainerError(
-                f"ckpt_path: the checkpoint has no {', '.join(map(repr, missing))} (keys: "
-                f"{', '.join(sorted(checkpoint))}; expected {', '.join(CHECKPOINT_KEYS)})",
-                param="ckpt_path",
-            )
-        task.load_state_dict(checkpoint["model"])
-        optimizers = checkpoint["optimizer"]
-        schedulers = checkpoint.get("scheduler") or []
-        if len(optimizers) != len(self.optimizers) or len(schedulers) != len(self.lr_schedulers):
-            raise TrainerError(
-                f"ckpt_path: the checkpoint holds {len(optimizers)} optimizer(s) and "
-                f"{len(schedulers)} scheduler(s), the task configures {len(self.optimizers)} and "
-                f"{len(self.lr_schedulers)}",
-                param="ckpt_path",
-            )
-        for opt, state in zip(self.optimizers, optimizers, strict=True):
-            opt.load_state_dict(state)
-        for sched, state in zip(self.lr_schedulers, schedulers, strict=True):
-            sched.load_state_dict(state)
-        if self.scaler is not None and checkpoint.get("scaler") is not None:
-            self.scaler.load_state_dict(checkpoint["scaler"])
-        states = checkpoint.get("callbacks") or {}
-        for cb in self.callbacks:
-            if cb.state_key in states:
-                cb.load_state_dict(states[cb.state_key])
-        loop = checkpoint["loop"]
-        self.current_epoch = int(loop["epoch"])
-        self.global_step = int(loop["global_step"])
-        self._batches_in_epoch = int(loop["batch"])
-        self._epoch_finished = bool(loop["epoch_finished"])
-        self._total_batches = int(loop.get("total_batches", 0))
-        self.callback_metrics = {
-            str(k): float(v) for k, v in loop.get("callback_metrics", {}).items()
-        }
-        self.should_stop = bool(loop.get("should_stop", False))
-        if not self._epoch_finished:
-            self._train_log.load_state_dict(loop.get("train_log", {}))
-            loss_sum = float(loop.get("loss_sum") or 0.0)
-            self._loss_sum = (
-                loss_sum
-                if self.device.type == "cpu"
-                else torch.tensor(loss_sum, dtype=torch.float32, device=self.device)
-            )
-            self._loss_weight = float(loop.get("loss_weight", 0.0))
-        data = checkpoint.get("data") or {}
-        load = getattr(self.datamodule, "load_state_dict", None)
-        if data.get("datamodule") is not None and callable(load):
-            load(data["datamodule"])
+        _state.restore(self, checkpoint, task)
 
     def _interrupt(self, task: Task, signum: int) -> None:
         path: Path | None = self.checkpoint_dir / "last.ckpt"
