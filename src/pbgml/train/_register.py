@@ -61,6 +61,15 @@ def load_callbacks(reg: Any) -> None:
 
     ``model_checkpoint`` comes from :mod:`pbgml.train._checkpoint`, the others from
     :mod:`pbgml.train._callbacks`.
+
+    Examples
+    --------
+    >>> from pbgml import Registry
+    >>> from pbgml.train._register import load_callbacks
+    >>> reg = Registry("callback")
+    >>> load_callbacks(reg)
+    >>> reg.get("early_stopping").__name__, reg.get("ModelCheckpoint").__name__
+    ('EarlyStopping', 'ModelCheckpoint')
     """
     from pbgml.train import _callbacks, _checkpoint
 
@@ -68,7 +77,19 @@ def load_callbacks(reg: Any) -> None:
 
 
 def load_loggers(reg: Any) -> None:
-    """Register the loggers ``csv``, ``tensorboard`` and ``mlflow`` (imported when used)."""
+    """Register the loggers ``csv``, ``tensorboard`` and ``mlflow``.
+
+    Their own dependencies (tensorboard, mlflow) are imported only when a logger is used.
+
+    Examples
+    --------
+    >>> from pbgml import Registry
+    >>> from pbgml.train._register import load_loggers
+    >>> reg = Registry("logger")
+    >>> load_loggers(reg)
+    >>> sorted(reg.names())
+    ['csv', 'mlflow', 'tensorboard']
+    """
     from pbgml.train import _loggers
 
     _register(reg, LOGGER_NAMES, [_loggers])

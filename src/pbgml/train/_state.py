@@ -18,7 +18,7 @@ import torch
 
 from pbgml.train._checkpoint import CHECKPOINT_KEYS
 from pbgml.train._errors import TrainerError
-from pbgml.train._helpers import _PLAIN_LOADER, _is_stateful, _sampler
+from pbgml.train._helpers import _PLAIN_LOADER, _STATEFUL_WARNING, _is_stateful, _sampler
 from pbgml.train._seed import get_rng_state
 
 if TYPE_CHECKING:
@@ -48,8 +48,10 @@ def start_epoch_iterator(
         iterator = iter(loader)
         return iterator
     if loader_state is not None and _is_stateful(loader):
-        loader.load_state_dict(loader_state)
-        iterator = iter(loader)
+        with warnings.catch_warnings():  # torchdata 0.11 warns on every (re)start
+            warnings.filterwarnings("ignore", message=_STATEFUL_WARNING, category=UserWarning)
+            loader.load_state_dict(loader_state)
+            iterator = iter(loader)
         return iterator
     warnings.warn(_PLAIN_LOADER.format(n=start_batch, epoch=epoch), UserWarning, stacklevel=4)
     iterator = iter(loader)

@@ -514,6 +514,21 @@ class Trainer:
             SIGTERM or SIGUSR1 arrived: a checkpoint of the current step was written first.
         NonFiniteLossError
             The loss was not finite (before the optimizer stepped on it).
+
+        Examples
+        --------
+        >>> import functools, tempfile, torch
+        >>> from pbgml.data import DataModule, SyntheticClassification
+        >>> from pbgml.train import ClassificationTask, ModelCheckpoint, Trainer
+        >>> data = DataModule(SyntheticClassification(64, 4, 2), val_split=16, batch_size=16)
+        >>> def task():
+        ...     return ClassificationTask(torch.nn.Linear(4, 2), optimizer=functools.partial(torch.optim.SGD, lr=0.1))
+        >>> run = tempfile.mkdtemp()
+        >>> Trainer(max_epochs=2, default_root_dir=run, callbacks=[ModelCheckpoint()], logger=False).fit(task(), data)
+        >>> resumed = Trainer(max_epochs=4, default_root_dir=run, callbacks=[ModelCheckpoint()], logger=False)
+        >>> resumed.fit(task(), data, ckpt_path="last")  # continues at epoch 2
+        >>> resumed.current_epoch, resumed.global_step
+        (4, 12)
         """
         self._check_task(task)
         self._setup_data(data, "fit")
@@ -973,6 +988,16 @@ class Trainer:
         """Run the validation loop once; return ``[{"val/loss": ..., "val/acc": ...}]``.
 
         ``ckpt_path`` (``"best"``, ``"last"`` or a path) loads those weights first.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from pbgml.data import DataModule, SyntheticClassification
+        >>> from pbgml.train import ClassificationTask, Trainer
+        >>> data = DataModule(SyntheticClassification(40, 4, 2), val_split=20, batch_size=8)
+        >>> (metrics,) = Trainer(callbacks=[], logger=False).validate(ClassificationTask(torch.nn.Linear(4, 2)), data)
+        >>> sorted(metrics)
+        ['val/acc', 'val/loss']
         """
         return self._eval_stage("val", task, data, dataloaders, ckpt_path)
 
@@ -988,6 +1013,20 @@ class Trainer:
 
         ``ckpt_path="best"`` tests the best checkpoint of the first
         :class:`ModelCheckpoint` (``"last"``, or a path, alike).
+
+        Examples
+        --------
+        >>> import functools, tempfile, torch
+        >>> from pbgml.data import DataModule, SyntheticClassification
+        >>> from pbgml.train import ClassificationTask, ModelCheckpoint, Trainer
+        >>> data = DataModule(SyntheticClassification(80, 4, 2), val_split=16, batch_size=16,
+        ...                   test=SyntheticClassification(32, 4, 2))
+        >>> task = ClassificationTask(torch.nn.Linear(4, 2), optimizer=functools.partial(torch.optim.SGD, lr=0.1))
+        >>> best = ModelCheckpoint(monitor="val/acc", mode="max")
+        >>> trainer = Trainer(max_epochs=2, default_root_dir=tempfile.mkdtemp(), callbacks=[best], logger=False)
+        >>> trainer.fit(task, data)
+        >>> sorted(trainer.test(task, data, ckpt_path="best")[0])
+        ['test/acc', 'test/loss']
         """
         return self._eval_stage("test", task, data, dataloaders, ckpt_path)
 
@@ -1056,6 +1095,19 @@ class Trainer:
         """Write a checkpoint of the current state to ``path`` (atomically; rank 0 only).
 
         Refuses weights that are not finite.
+
+        Examples
+        --------
+        >>> import os, tempfile, torch
+        >>> from pbgml.train import ClassificationTask, Trainer, load_checkpoint
+        >>> loader = torch.utils.data.DataLoader(
+        ...     torch.utils.data.TensorDataset(torch.randn(8, 3), torch.zeros(8, dtype=torch.long)), batch_size=4
+        ... )
+        >>> trainer = Trainer(max_epochs=1, callbacks=[], logger=False)
+        >>> trainer.fit(ClassificationTask(torch.nn.Linear(3, 2)), train_dataloaders=loader)
+        >>> path = trainer.save_checkpoint(os.path.join(tempfile.mkdtemp(), "manual.ckpt"))
+        >>> load_checkpoint(path)["loop"]["global_step"]
+        2
         """
         checkpoint = self._checkpoint_dict()
         if not weights_are_finite(checkpoint["model"]):
