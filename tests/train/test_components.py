@@ -268,3 +268,23 @@ def test_augmentations_follow_the_epoch_in_persistent_workers() -> None:
     persistent, fresh = epochs(True), epochs(False)
     assert not torch.equal(persistent[0], persistent[1])
     assert all(torch.equal(a, b) for a, b in zip(persistent, fresh, strict=True))
+
+
+def test_a_trained_task_pickles_and_copies_without_its_trainer() -> None:
+    import copy
+    import pickle
+
+    x = torch.randn(8, 4)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, (x[:, 0] > 0).long()), batch_size=4
+    )
+    t = ClassificationTask(nn.Linear(4, 2))
+    trainer = Trainer(max_epochs=1, callbacks=[], logger=False)
+    trainer.fit(t, train_dataloaders=loader)
+    assert t.trainer is trainer
+    clone = copy.deepcopy(t)
+    restored = pickle.loads(pickle.dumps(t))
+    for other in (clone, restored):
+        assert other._trainer is None
+        assert torch.equal(other.model.weight, t.model.weight)
+    assert t.trainer is trainer

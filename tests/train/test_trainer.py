@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from pbgml.optim import SchedulerFactory, WarmupCosineLR
 from pbgml.train import (
     Callback,
     ClassificationTask,
+    Interrupted,
     Logger,
     NonFiniteLossError,
     RegressionTask,
@@ -557,3 +560,59 @@ def test_cuda_moves_model_and_batches() -> None:  # pragma: no cover - no GPU he
     trainer = Trainer(max_epochs=1, callbacks=[], logger=False, accelerator="cuda")
     trainer.fit(t, make_data(pin_memory=True))
     assert next(t.parameters()).is_cuda
+
+
+def test_plain_train_and_val_dataloaders() -> None:
+    steps = Steps()
+    trainer = quiet(max_epochs=2, callbacks=[steps], num_sanity_val_steps=1)
+    trainer.fit(
+        task(), train_dataloaders=make_loader(n=32), val_dataloaders=make_loader(n=16, seed=1)
+    )
+    assert steps.validations == [(0, 3), (1, 3)]
+    assert set(trainer.callback_metrics) == {"train/loss", "val/loss", "val/acc"}
+
+
+@pytest.mark.parametrize("signum", [s for s in ("SIGTERM", "SIGUSR1") if hasattr(signal, s)])
+def test_a_signal_during_fit_checkpoints_then_raises_interrupted(
+    tmp_path: Path, signum: str
+) -> None:
+    sig = getattr(signal, signum)
+    before = signal.getsignal(sig)
+
+    class Send(Callback):
+        def on_train_batch_end(
+            self, trainer: Trainer, task: Task, outputs: Any, batch: Any, batch_idx: int
+        ) -> None:
+            if trainer.global_step == 3:
+                os.kill(os.getpid(), sig)
+
+    lg = ListLogger()
+    trainer = Trainer(max_epochs=3, callbacks=[Send()], logger=lg, default_root_dir=tmp_path)
+    with pytest.raises(Interrupted) as info:
+        trainer.fit(task(), make_data())
+    assert info.value.signal == sig
+    assert info.value.checkpoint_path == str(tmp_path / "checkpoints" / "last.ckpt")
+    ckpt = torch.load(info.value.checkpoint_path, weights_only=True)
+    assert (ckpt["loop"]["global_step"], ckpt["loop"]["batch"]) == (3, 3)
+    assert signal.getsignal(sig) is before  # the previous handler is back
+    assert lg.status == ["interrupted"]
+
+
+def test_default_trainer_writes_checkpoints_and_csv_logs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trainer = Trainer(max_epochs=2, default_root_dir=tmp_path, enable_progress_bar=False)
+    trainer.fit(task(), make_data())
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    assert (tmp_path / "checkpoints" / "epoch=001-step=000012.ckpt").is_file()
+    assert trainer.run_dir == tmp_path
+    assert (tmp_path / "logs" / "metrics.csv").is_file()
+
+
+def test_seed_everything_deterministic_turns_on_deterministic_algorithms() -> None:
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        seed_everything(1, deterministic=True)
+        assert torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(before)

@@ -82,6 +82,13 @@ class Task(nn.Module):
         self._log_sink: StageLog | None = None
         self.class_names: list[str] | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle and deep-copy without the trainer (and its loggers and loaders)."""
+        state = dict(self.__dict__)
+        state["_trainer"] = None
+        state["_log_sink"] = None
+        return state
+
     @property
     def trainer(self) -> Trainer:
         """The trainer running this task (set by ``fit``/``validate``/``test``/``predict``)."""
