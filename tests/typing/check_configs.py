@@ -29,7 +29,7 @@ from pbgml.configs import (
 # -- typed configs -------------------------------------------------------------------
 assert_type(AdamWConf().lr, float)
 assert_type(AdamWConf().betas, tuple[float, float])
-assert_type(TrainerConf().max_epochs, int)
+assert_type(TrainerConf().max_epochs, int | None)
 assert_type(TrainerConf().gradient_clip_val, float | None)
 assert_type(StepLRConf(step_size=3).step_size, int)
 
@@ -88,7 +88,7 @@ MLPConf(in_features="64", out_features=10)  # type: ignore[arg-type]
 MLPConf(out_features=10)  # type: ignore[call-arg]
 LeNetConf(num_classes=10.5)  # type: ignore[arg-type]
 DigitsDataConf(batch_size="64")  # type: ignore[arg-type]
-WarmupCosineLRConf(warmup_steps=10)  # type: ignore[call-arg]
+WarmupCosineLRConf(total_steps=10)  # type: ignore[call-arg]
 
 design_example = ExperimentConf(
     model=MLPConf(in_features=64, hidden=(128, 128), out_features=10),
