@@ -32,7 +32,9 @@ _NEEDS = (
     "{example}); set it in the config"
 )
 _EXAMPLES = {"model": "MLPConf(...) or {_target_: mlp, ...}", "data": "DigitsDataConf()"}
-_NOT_A_TREE = "an experiment is a mapping of its fields (model, data, optimizer, ...), got {value!r}"
+_NOT_A_TREE = (
+    "an experiment is a mapping of its fields (model, data, optimizer, ...), got {value!r}"
+)
 _BAD_RESUME = "resume: {value!r} is neither a run directory (with checkpoints/last.ckpt) nor a checkpoint file"
 
 
@@ -235,7 +237,9 @@ def run(cfg: Any, *, allow: Iterable[str] | None = None) -> RunResult:
         _write_atomic(run_dir / "config.yaml", config_text)
 
     trainer.fit(task, data, ckpt_path=str(resume_from) if resume_from is not None else None)
-    metrics_out = {k: v for k, v in _scalars(trainer.callback_metrics).items() if k.startswith("train/")}
+    metrics_out = {
+        k: v for k, v in _scalars(trainer.callback_metrics).items() if k.startswith("train/")
+    }
     best = trainer.best_model_path or None
     evaluate_on = "best" if best else None
     if _has(data, "val"):

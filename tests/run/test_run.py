@@ -33,7 +33,12 @@ def _readme_cfg(root: Path, **trainer: Any) -> ExperimentConf:
         optimizer=AdamWConf(lr=3e-3),
         data=DigitsDataConf(batch_size=64),
         trainer=TrainerConf(
-            **{"max_epochs": 3, "default_root_dir": str(root), "enable_progress_bar": False, **trainer}
+            **{
+                "max_epochs": 3,
+                "default_root_dir": str(root),
+                "enable_progress_bar": False,
+                **trainer,
+            }
         ),
     )
 
