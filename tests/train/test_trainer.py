@@ -616,3 +616,30 @@ def test_seed_everything_deterministic_turns_on_deterministic_algorithms() -> No
         assert torch.are_deterministic_algorithms_enabled()
     finally:
         torch.use_deterministic_algorithms(before)
+
+
+def test_a_loader_given_as_data_trains_and_is_not_validated_on() -> None:
+    steps = Steps()
+    trainer = quiet(max_epochs=1, callbacks=[steps])
+    trainer.fit(task(), make_loader(n=16))
+    assert steps.batches == [(0, 0), (0, 1)]
+    assert steps.validations == []
+    (result,) = trainer.validate(task(), make_loader(n=16))
+    assert set(result) == {"val/loss", "val/acc"}
+
+
+def test_accumulation_on_a_loader_without_len_steps_on_the_last_group() -> None:
+    class Stream(torch.utils.data.IterableDataset[Any]):
+        def __iter__(self) -> Any:
+            g = torch.Generator().manual_seed(0)
+            for _ in range(5):
+                x = torch.randn(4, generator=g)
+                yield x, (x[0] > 0).long()
+
+    steps = Steps()
+    trainer = quiet(max_epochs=2, accumulate_grad_batches=2, callbacks=[steps])
+    stream = DataLoader(Stream(), batch_size=1)
+    trainer.fit(task(), train_dataloaders=stream, val_dataloaders=make_loader(n=8))
+    assert trainer.global_step == 6  # 2 + 1 (the last, incomplete group) per epoch
+    assert steps.validations == [(0, 4), (1, 4)]  # at each epoch's end
+    assert math.isinf(trainer.num_training_batches)

@@ -446,13 +446,15 @@ class Trainer:
                 lg.log_metrics(metrics, step)
 
     @staticmethod
-    def _loaders(data: Any, stage: str, given: Any) -> Any:
+    def _loaders(data: Any, stage: str, given: Any, *, primary: bool = True) -> Any:
+        """The loader of ``stage``: given, else ``data`` itself when it is the stage's
+        loader (``primary``), else the DataModule's."""
         if given is not None:
             return given
         if data is None:
             return None
         if isinstance(data, torch.utils.data.DataLoader):
-            return data
+            return data if primary else None
         method = getattr(data, f"{stage}_dataloader", None)
         if method is None:
             return None
@@ -540,7 +542,7 @@ class Trainer:
             )
         val_loader = None
         if _overridden(task, "validation_step"):
-            val_loader = self._loaders(data, "val", val_dataloaders)
+            val_loader = self._loaders(data, "val", val_dataloaders, primary=False)
         self.train_dataloader, self.val_dataloaders = train_loader, val_loader
         self._collect_meta(data)
         self.should_stop = False
@@ -555,7 +557,9 @@ class Trainer:
         self.num_training_batches = _limit(
             "limit_train_batches", _length(train_loader), self.limit_train_batches
         )
-        per_epoch = math.ceil(self.num_training_batches / self.accumulate_grad_batches)
+        per_epoch: float = self.num_training_batches / self.accumulate_grad_batches
+        if not math.isinf(per_epoch):
+            per_epoch = math.ceil(per_epoch)
         steps: float = math.inf
         if self.max_epochs is not None:
             steps = self.max_epochs * per_epoch
@@ -760,7 +764,7 @@ class Trainer:
         across_epochs = self.check_val_every_n_epoch is None
         loss_sum = self._loss_sum
         batch_idx = start_batch - 1
-        stop = False
+        stop = pending = False
         for batch_idx, batch in enumerate(iterator, start_batch):
             if batch_idx >= limit:
                 break
@@ -800,6 +804,9 @@ class Trainer:
                     scaled.backward()  # type: ignore[no-untyped-call]
             if is_step:
                 self._optimizer_step(task)
+                pending = False
+            else:
+                pending = True
             self._batches_in_epoch = batch_idx + 1
             self._total_batches += 1
             if validate and val_every is not None:
@@ -827,6 +834,10 @@ class Trainer:
             if self.should_stop and epoch + 1 >= self.min_epochs:
                 stop = True
                 break
+        if pending and not stop:  # a loader without len() ended inside an accumulation group
+            self._optimizer_step(task)
+        if validate and val_every is None and not stop:  # no len(): validate at the end
+            self._evaluate("val", task, val_loader, self.num_val_batches)
         self._end_train_epoch(task, epoch, finished=not stop or batch_idx + 1 >= limit)
 
     def _optimizer_step(self, task: Task) -> None:
