@@ -530,6 +530,11 @@ def test_plateau_scheduler_steps_on_the_monitored_metric() -> None:
         ({"precision": "16-mixed"}, "precision"),
         ({"accelerator": "tpu"}, "accelerator"),
         ({"devices": 2}, "devices"),
+        pytest.param(
+            {"accelerator": "cuda"},
+            "accelerator",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available"),
+        ),
         ({"gradient_clip_val": -1.0}, "gradient_clip_val"),
         ({"gradient_clip_algorithm": "l2"}, "gradient_clip_algorithm"),
         ({"max_epochs": None}, "max_epochs"),

@@ -147,6 +147,6 @@ class StageLog:
         return {"sums": {k: float(v) for k, v in self.sums.items()}, "weights": dict(self.weights)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict`'s sums (as float tensors on the CPU... or floats)."""
+        """Restore the running sums of :meth:`state_dict` (as Python floats)."""
         self.sums = {str(k): float(v) for k, v in state.get("sums", {}).items()}
         self.weights = {str(k): float(v) for k, v in state.get("weights", {}).items()}

@@ -905,6 +905,8 @@ class Trainer:
         if self._last_loss is not None and "train/loss" not in values:
             values["train/loss"] = float(self._last_loss)
         self.callback_metrics.update(values)
+        shown = self._train_log.prog_bar
+        self.progress_bar_metrics.update({k: v for k, v in values.items() if k in shown})
         self._log({**values, "epoch": epoch}, self.global_step)
 
     def _end_train_epoch(self, task: Task, epoch: int, *, finished: bool) -> None:
