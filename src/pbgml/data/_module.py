@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
@@ -15,7 +13,7 @@ from pbgml.data._datasets import _Transformed, base_dataset, check_int
 from pbgml.data._errors import DataError
 from pbgml.data._transforms import Transform
 
-__all__ = ["DataModule", "EpochSampler", "seed_worker", "split_indices"]
+__all__ = ["DataModule", "EpochSampler", "split_indices"]
 
 _STAGES = ("fit", "validate", "test", "predict")
 _PERSISTENT = (
@@ -77,29 +75,6 @@ def split_indices(
     count = _held_out_count(n, split, param)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     return order[count:], order[:count]
-
-
-def seed_worker(worker_id: int) -> None:
-    """Seed Python's and numpy's RNGs in a DataLoader worker from its torch seed.
-
-    torch seeds each worker with ``base_seed + worker_id`` (``base_seed`` drawn from
-    the loader's generator when the iterator starts); this gives ``random`` and
-    ``numpy.random`` the same per-worker, per-epoch seeds, identical across runs.
-    The ``worker_init_fn`` of every :class:`DataModule` loader.
-
-    Examples
-    --------
-    >>> import random, torch
-    >>> from pbgml.data._module import seed_worker
-    >>> torch.manual_seed(7)  # doctest: +ELLIPSIS
-    <torch._C.Generator object at ...>
-    >>> seed_worker(0); first = random.random()
-    >>> seed_worker(0); first == random.random()
-    True
-    """
-    seed = torch.initial_seed() % 2**32
-    random.seed(seed)
-    np.random.seed(seed)
 
 
 class EpochSampler(Sampler[int]):
@@ -546,7 +521,6 @@ class DataModule:
             persistent_workers=self.persistent_workers,
             drop_last=self.drop_last if train else False,
             generator=generator,
-            worker_init_fn=seed_worker if self.num_workers else None,
         )
 
     def train_dataloader(self) -> DataLoader[Any]:

@@ -20,12 +20,12 @@ _MAX_SEED = 2**32 - 1
 def seed_everything(seed: int, *, deterministic: bool = False) -> int:
     """Seed Python's ``random``, numpy, torch (CPU and every CUDA device).
 
-    DataLoader workers are then seeded too: torch gives each worker
-    ``base_seed + worker_id`` with ``base_seed`` drawn from the loader's generator
-    (a :class:`~pbgml.data.DataModule` seeds it with ``seed + epoch``; a plain
-    loader draws it from torch's RNG seeded here), and the DataModule's
-    ``worker_init_fn`` passes that seed on to ``random`` and numpy. Different per
-    worker and per epoch, identical across runs.
+    DataLoader workers are then seeded too: torch seeds each worker's torch,
+    ``random`` and numpy RNGs from ``base_seed`` and the worker's id, with
+    ``base_seed`` drawn from the loader's generator when an epoch's iterator
+    starts (a :class:`~pbgml.data.DataModule` seeds that generator with
+    ``seed + epoch``; a plain loader without a generator draws it from torch's RNG
+    seeded here). Different per worker and per epoch, identical across runs.
 
     Parameters
     ----------
