@@ -230,14 +230,32 @@ METRIC_VALUES: dict[str, dict[str, Any]] = {
     name: {"num_classes": C}
     for name in ("confusion_matrix", "f1_score", "per_class_accuracy", "precision", "recall")
 }
-REGRESSION_METRICS = {"mse", "mae"}
+# torchmetrics' metrics (registered when it is installed, as in CI)
+_TM_CLASSIFICATION = {
+    "torchmetrics_accuracy", "torchmetrics_auroc", "torchmetrics_average_precision",
+    "torchmetrics_cohen_kappa", "torchmetrics_confusion_matrix", "torchmetrics_f1_score",
+    "torchmetrics_fbeta_score", "torchmetrics_jaccard_index",
+    "torchmetrics_matthews_corr_coef", "torchmetrics_precision", "torchmetrics_recall",
+    "torchmetrics_specificity",
+}  # fmt: skip
+METRIC_VALUES.update({name: {"task": "multiclass", "num_classes": C} for name in _TM_CLASSIFICATION})
+METRIC_VALUES["torchmetrics_fbeta_score"]["beta"] = 0.5
+REGRESSION_METRICS = {"mse", "mae"} | {
+    name
+    for name in registry.metric.names("torchmetrics_*")
+    if name not in _TM_CLASSIFICATION
+}
 
 
+# torchmetrics warns (on purpose) that these keep every prediction in memory
+@pytest.mark.filterwarnings("ignore:Metric `SpearmanCorrcoef` will save all targets")
 @pytest.mark.parametrize("name", registry.metric.names())
 def test_metric_builds_from_config_and_computes(name: str) -> None:
     metric = pbgml.instantiate(_cfg("metric", name, **METRIC_VALUES.get(name, {})), key="metrics.m")
-    if name in REGRESSION_METRICS:
-        preds, target = torch.randn(N), torch.randn(N)
+    if name == "torchmetrics_cosine_similarity":  # rows of vectors
+        preds, target = torch.randn(N, 3), torch.randn(N, 3)
+    elif name in REGRESSION_METRICS:  # positive values: a log-error is defined on them
+        preds, target = torch.rand(N) + 0.1, torch.rand(N) + 0.1
     else:
         preds, target = torch.randn(N, C), torch.arange(N) % C  # every class present
     metric.update(preds, target)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pbgml._config._targets import GET_OBJ, Allow, Resolved, TargetError, resolve_target
 from pbgml._config._tree import MISSING_VALUE, Tree, read_tree
-from pbgml._errors import ArgumentError, ConfigError, ConfigIssue, closest
+from pbgml._errors import ArgumentError, ConfigError, ConfigIssue, closest, did_you_mean
 from pbgml._groups import by_key
 
 __all__ = ["GROUP_KEYS", "RESERVED", "Checked", "check", "check_tree", "signature_of"]
@@ -213,6 +213,47 @@ class Checked:
     resolved: dict[int, Resolved] = field(default_factory=dict)
 
 
+#: Hydra's ``_convert_`` values.
+CONVERT_MODES = ("none", "partial", "object", "all")
+#: How long a value or a list of choices may grow in a message.
+MAX_SHOWN = 80
+
+
+def _short_text(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+def _short(value: Any) -> str:
+    """A value as a message shows it: its repr, cut short (no message grows with input)."""
+    return _short_text(repr(value))
+
+
+def _looks_reserved(key: str) -> bool:
+    return key.startswith("_") or key.endswith("_")
+
+
+@dataclass
+class _At:
+    """The node being checked, and what the passes learned of it."""
+
+    node: dict[str, Any]
+    key: str
+    depth: int
+    resolved: Resolved
+    sig: Signature | None
+    shown: str
+    partial: bool = False
+    positional: int = 0
+
+    @property
+    def registry(self) -> Any:
+        return self.resolved.registry
+
+    @property
+    def meta(self) -> Any:
+        return self.registry.meta if self.registry is not None else ()
+
+
 def _join(prefix: str, key: object) -> str:
     return f"{prefix}.{key}" if prefix else str(key)
 
@@ -257,6 +298,7 @@ class _Walker:
             self.problem(key, "missing required value", "missing")
 
     def node(self, node: dict[str, Any], key: str, group: str | None, depth: int) -> None:
+        """A node with a ``_target_``: one small pass per rule, in order."""
         target = node["_target_"]
         if target == GET_OBJ:
             self.reference(node, key)
@@ -270,94 +312,133 @@ class _Walker:
                     self.walk(v, _join(key, k), None, depth + 1)
             return
         self.out.resolved[id(node)] = resolved
-        sig = signature_of(resolved.obj)
-        registry = resolved.registry
-        meta = registry.meta if registry is not None else ()
-        partial = node.get("_partial_", False)
-        if not isinstance(partial, bool):
-            self.problem(
-                _join(key, "_partial_"), f"expected true or false, got {partial!r}", "type"
-            )
-            partial = False
-        args = node.get("_args_", [])
-        if not isinstance(args, list):
-            self.problem(_join(key, "_args_"), f"expected a list, got {args!r}", "type")
-            args = []
-        for i, arg in enumerate(args):
-            self.walk(arg, _join(key, f"_args_.{i}"), None, depth + 1)
-        shown = _display(target, resolved)
-        if sig is None:
+        at = _At(node, key, depth, resolved, signature_of(resolved.obj), _display(target, resolved))
+        at.partial = self.reserved_keys(at)
+        self.positional_args(at)
+        if at.sig is None:  # a builtin without a signature: check what is inside only
             for k, v in node.items():
                 if k not in RESERVED:
                     self.walk(v, _join(key, k), None, depth + 1)
             return
+        for k, v in node.items():
+            if k not in RESERVED:
+                self.argument(at, k, v)
+        if at.registry is not None and at.registry.finalize:
+            self.meta_values(node, key, resolved, at.registry)
+        self.required(at)
+
+    def reserved_keys(self, at: _At) -> bool:
+        """``_partial_``, ``_recursive_``, ``_convert_``: their values; return ``_partial_``."""
+        node, key = at.node, at.key
+        partial = node.get("_partial_", False)
+        if not isinstance(partial, bool):
+            self.problem(
+                _join(key, "_partial_"), f"expected true or false, got {_short(partial)}", "type"
+            )
+            partial = False
+        recursive = node.get("_recursive_", True)
+        if not isinstance(recursive, bool):
+            self.problem(
+                _join(key, "_recursive_"),
+                f"expected true or false, got {_short(recursive)}",
+                "type",
+            )
+        convert = node.get("_convert_")
+        if convert is not None and (not isinstance(convert, str) or convert not in CONVERT_MODES):
+            hint = did_you_mean(convert, CONVERT_MODES) if isinstance(convert, str) else ""
+            self.problem(
+                _join(key, "_convert_"),
+                f"expected one of {', '.join(CONVERT_MODES)}, got {_short(convert)}.{hint}",
+                "type",
+            )
+        return partial
+
+    def positional_args(self, at: _At) -> None:
+        args = at.node.get("_args_", [])
+        if not isinstance(args, list):
+            self.problem(_join(at.key, "_args_"), f"expected a list, got {_short(args)}", "type")
+            args = []
+        at.positional = len(args)
+        for i, arg in enumerate(args):
+            self.walk(arg, _join(at.key, f"_args_.{i}"), None, at.depth + 1)
+
+    def argument(self, at: _At, k: str, v: Any) -> None:
+        """One key of a node: known, a meta key, a value of the right type."""
+        assert at.sig is not None
+        child = _join(at.key, k)
+        if k in at.meta:
+            self.walk(v, child, None, at.depth + 1)
+            return
+        param = at.sig.params.get(k)
+        if param is None or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            if not at.sig.var_keyword or _looks_reserved(k):
+                self.unknown_key(at, k, child)
+                return
+        elif param.kind is param.POSITIONAL_ONLY:
+            self.problem(child, f"{k!r} is positional-only in {at.shown}; use _args_", "type")
+            return
+        if v == MISSING_VALUE:
+            if not (at.partial and self._later(k, at.registry)):
+                self.problem(child, f"missing required value for {at.shown}", "missing")
+            return
+        annotation = at.sig.hints.get(k, inspect.Parameter.empty)
+        if v is None and param is not None and param.default is None:
+            return  # an implicit Optional: torch annotates many None defaults as int
+        if v is None and _sized_by_the_run(at.resolved.obj, k, at.registry):
+            return
+        if conforms(v, annotation) is False:
+            self.problem(child, f"expected {type_name(annotation)}, got {_short(v)}", "type")
+            return
+        self.walk(v, child, None, at.depth + 1)
+
+    def unknown_key(self, at: _At, k: str, child: str) -> None:
+        assert at.sig is not None
         named = [
             p.name
-            for p in sig.params.values()
+            for p in at.sig.params.values()
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         ]
-        for k, v in node.items():
-            if k in RESERVED:
-                continue
-            child = _join(key, k)
-            if k in meta:
-                self.walk(v, child, None, depth + 1)
-                continue
-            param = sig.params.get(k)
-            if param is None or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                if not sig.var_keyword:
-                    hits = closest(k, [*named, *meta])
-                    hint = f"; did you mean {hits[0]!r}?" if hits else ""
-                    choices = ", ".join(sorted([*named, *meta])) or "none"
-                    message = (
-                        f"unknown key for {shown}{hint}"
-                        if hits
-                        else f"unknown key for {shown}; its parameters are: {choices}"
-                    )
-                    self.problem(child, message, "unknown_key", hits[0] if hits else None)
-                    continue
-            elif param.kind is param.POSITIONAL_ONLY:
-                self.problem(child, f"{k!r} is positional-only in {shown}; use _args_", "type")
-                continue
-            if v == MISSING_VALUE:
-                if not (partial and self._later(k, registry)):
-                    self.problem(child, f"missing required value for {shown}", "missing")
-                continue
-            annotation = sig.hints.get(k, inspect.Parameter.empty)
-            if v is None and param is not None and param.default is None:
-                continue  # an implicit Optional: torch annotates many None defaults as int
-            if v is None and _sized_by_the_run(resolved.obj, k, registry):
-                continue
-            if conforms(v, annotation) is False:
-                self.problem(child, f"expected {type_name(annotation)}, got {v!r}", "type")
-                continue
-            self.walk(v, child, None, depth + 1)
-        if registry is not None and registry.finalize:
-            self.meta_values(node, key, resolved, registry)
-        positional = len(args)
-        for i, p in enumerate(sig.params.values()):
+        pool = sorted(RESERVED) if _looks_reserved(k) else [*named, *at.meta]
+        hits = closest(k, pool)
+        if hits:
+            message = f"unknown key for {at.shown}; did you mean {hits[0]!r}?"
+        else:
+            choices = ", ".join(sorted([*named, *at.meta])) or "none"
+            message = f"unknown key for {at.shown}; its parameters are: {_short_text(choices)}"
+        self.problem(child, message, "unknown_key", hits[0] if hits else None)
+
+    def required(self, at: _At) -> None:
+        """Every required parameter is set, or supplied later for a partial."""
+        assert at.sig is not None
+        registry = at.registry
+        for i, p in enumerate(at.sig.params.values()):
             if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
                 continue
-            if p.default is not p.empty or p.name in node:
+            if p.default is not p.empty or p.name in at.node:
                 continue
-            if _sized_by_the_run(resolved.obj, p.name, registry):
+            if _sized_by_the_run(at.resolved.obj, p.name, registry):
                 continue  # left out: the trainer sizes it from the run
-            if p.kind is p.POSITIONAL_OR_KEYWORD and i < positional:
+            if p.kind is p.POSITIONAL_OR_KEYWORD and i < at.positional:
                 continue
-            child = _join(key, p.name)
-            if partial:
-                if not self._later(p.name, registry):
-                    later = ", ".join(repr(x) for x in registry.exclude) if registry else ""
-                    self.problem(
-                        child,
-                        f"required by {shown} and not supplied later (when the {registry.group}"
-                        f" is built only {later} is passed in); set it in the config"
-                        if registry is not None
-                        else f"required by {shown}",
-                        "partial",
+            child = _join(at.key, p.name)
+            if not at.partial:
+                message = f"missing required value for {at.shown}"
+                if registry is not None and registry.partial and p.name in registry.exclude:
+                    message += (
+                        f" (a {registry.group} config is partial: {p.name!r} is passed in "
+                        "later; set _partial_: true)"
                     )
-            else:
-                self.problem(child, f"missing required value for {shown}", "missing")
+                self.problem(child, message, "missing")
+            elif not self._later(p.name, registry):
+                later = ", ".join(repr(x) for x in registry.exclude) if registry else ""
+                self.problem(
+                    child,
+                    f"required by {at.shown} and not supplied later (when the {registry.group}"
+                    f" is built only {later} is passed in); set it in the config"
+                    if registry is not None
+                    else f"required by {at.shown}",
+                    "partial",
+                )
 
     def meta_values(
         self, node: dict[str, Any], key: str, resolved: Resolved, registry: Any
