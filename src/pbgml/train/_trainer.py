@@ -14,7 +14,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from pbgml.optim import ScheduledLR
-from pbgml.train import _state
+from pbgml.train import _evaluation, _state
 from pbgml.train._base import Callback, Logger
 from pbgml.train._checkpoint import (
     ModelCheckpoint,
@@ -930,39 +930,7 @@ class Trainer:
 
     # -- evaluation --------------------------------------------------------------------
     def _evaluate(self, stage: str, task: Task, loader: Any, limit: float) -> dict[str, float]:
-        step = task.validation_step if stage == "val" else task.test_step
-        log = StageLog(stage)
-        previous_sink, was_training = task._log_sink, task.training
-        task._log_sink = log
-        task.eval()
-        hook = "on_validation_epoch" if stage == "val" else "on_test_epoch"
-        for cb in self._hooks[f"{hook}_start"]:
-            getattr(cb, f"{hook}_start")(self, task)
-        device, autocast = self.device, self._autocast_dtype
-        devices = [device] if device.type == "cuda" else []
-        with torch.no_grad(), torch.random.fork_rng(devices=devices):
-            for batch_idx, batch in enumerate(loader):
-                if batch_idx >= limit:
-                    break
-                if device.type != "cpu":
-                    batch = _move(batch, device)
-                log.batch_size = _batch_size(batch)
-                if autocast is None:
-                    step(batch, batch_idx)
-                else:
-                    with torch.autocast(device.type, dtype=autocast):
-                        step(batch, batch_idx)
-        values = log.epoch_values(task.class_names)
-        if not self.sanity_checking:
-            self.callback_metrics.update(values)
-            self.progress_bar_metrics.update({k: values[k] for k in log.prog_bar if k in values})
-            if values:
-                self._log({**values, "epoch": self.current_epoch}, self.global_step)
-        for cb in self._hooks[f"{hook}_end"]:
-            getattr(cb, f"{hook}_end")(self, task)
-        task._log_sink = previous_sink
-        task.train(was_training)
-        return values
+        return _evaluation.evaluate(self, stage, task, loader, limit)
 
     def _eval_stage(
         self, stage: str, task: Task, data: Any, dataloaders: Any, ckpt_path: Any
@@ -1072,22 +1040,10 @@ class Trainer:
                 "predict: no data: pass a DataModule with a predict set or dataloaders=...",
                 param="dataloaders",
             )
-        outputs: list[Any] = []
         with self._stage("predict", task):
             if ckpt_path is not None:
                 self._load_weights(task, ckpt_path)
-            task.eval()
-            device, autocast = self.device, self._autocast_dtype
-            devices = [device] if device.type == "cuda" else []
-            with torch.no_grad(), torch.random.fork_rng(devices=devices):
-                for batch_idx, batch in enumerate(loader):
-                    if device.type != "cpu":
-                        batch = _move(batch, device)
-                    if autocast is None:
-                        outputs.append(task.predict_step(batch, batch_idx))
-                    else:
-                        with torch.autocast(device.type, dtype=autocast):
-                            outputs.append(task.predict_step(batch, batch_idx))
+            outputs = _evaluation.predict(self, task, loader)
         return outputs
 
     # -- checkpoints -------------------------------------------------------------------
