@@ -404,7 +404,7 @@ class _Walker:
             message = f"unknown key for {at.shown}; did you mean {hits[0]!r}?"
         else:
             choices = ", ".join(sorted([*named, *at.meta])) or "none"
-            message = f"unknown key for {at.shown}; its parameters are: {_short_text(choices)}"
+            message = f"unknown key for {at.shown}; its parameters are: {choices}"
         self.problem(child, message, "unknown_key", hits[0] if hits else None)
 
     def required(self, at: _At) -> None:
