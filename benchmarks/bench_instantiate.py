@@ -12,7 +12,9 @@ Budget (issue: config safety): pbgml's framework cost is at most half of
 Timing (benchmarks/_timing.py): every round builds the tree once with each arm, in
 a shuffled order, so a burst of load on this shared machine falls on every arm
 alike; the figures are medians over the rounds, with the min-max beside them. A
-framework's cost is its build time minus the direct build of the same round.
+framework's cost is its build time minus the direct build of the same round. One
+thread: building the small MLP gains nothing from more, and a busy machine makes
+extra threads wait for a core (a 10x slower, noisy direct build).
 
 Run: ``python benchmarks/bench_instantiate.py [--rounds N] [--quick]``
 """
@@ -80,6 +82,7 @@ def main() -> int:
     import hydra.utils
     import hydra_zen
 
+    torch.set_num_threads(1)  # on a busy machine, intra-op threads wait for a core
     torch.manual_seed(0)
     cfg = OmegaConf.create(tree())
     arms: dict[str, Callable[[], None]] = {
