@@ -40,7 +40,7 @@ def jitter(x):  # a random augmentation
 
 class Record(Callback):
     def on_train_batch_end(self, trainer, task, outputs, batch, batch_idx):
-        with open(os.path.join(run_dir, "losses.jsonl"), "a") as f:
+        with open(os.path.join(run_dir, f"losses-{mode}.jsonl"), "a") as f:
             f.write(json.dumps([trainer.global_step, outputs["loss"].item()]) + "\\n")
 
 
@@ -84,18 +84,30 @@ torch.save(
 """
 
 STEPS_PER_EPOCH = 6  # 48 training samples, batch 8
+_RNG = random.Random()
+#: run name -> (mode, batch of epoch 3 (0-based 2) where it stops, every_n_train_steps)
+PLANS = {
+    "reference": ("full", 0, 0),
+    "epoch_end": ("kill", _RNG.randrange(STEPS_PER_EPOCH), 0),
+    # every 4 steps: step 16 is batch 4 of epoch 3; die just after it
+    "mid_epoch": ("kill", _RNG.choice([4, 5]), 4),
+    "sigterm": ("sigterm", 2, 0),
+}
+EXPECTED_CODES = {"full": 0, "kill": -signal.SIGKILL, "sigterm": 143}
 
 
-def _run(script: Path, run_dir: Path, mode: str, at_batch: int = 0, every_n: int = 0) -> int:
-    proc = subprocess.run(
+def _start(script: Path, run_dir: Path, mode: str, at_batch: int, every_n: int) -> Any:
+    return subprocess.Popen(
         [sys.executable, str(script), str(run_dir), mode, str(at_batch), str(every_n)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=120,
     )
-    if proc.returncode not in (0, 143, -signal.SIGKILL):
-        raise AssertionError(f"{mode} run failed ({proc.returncode}):\n{proc.stderr}")
-    return proc.returncode
+
+
+def _finish(proc: Any, expected: int, what: str) -> None:
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == expected, f"{what}: exit code {proc.returncode}:\n{err}"
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -108,23 +120,35 @@ def _equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _losses(run_dir: Path) -> list[tuple[int, float]]:
-    lines = (run_dir / "losses.jsonl").read_text().splitlines()
+def _losses(run_dir: Path, mode: str) -> list[tuple[int, float]]:
+    lines = (run_dir / f"losses-{mode}.jsonl").read_text().splitlines()
     return [(int(s), float(v)) for s, v in map(json.loads, lines)]
 
 
 @pytest.fixture(scope="module")
-def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("script") / "train.py"
-    path.write_text(SCRIPT)
-    return path
-
-
-@pytest.fixture(scope="module")
-def reference(script: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run_dir = tmp_path_factory.mktemp("reference")
-    assert _run(script, run_dir, "full") == 0
-    return run_dir
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Every run of the module, the stopped ones resumed: started side by side."""
+    base = tmp_path_factory.mktemp("resume")
+    script = base / "train.py"
+    script.write_text(SCRIPT)
+    dirs = {name: base / name for name in PLANS}
+    first = {name: _start(script, dirs[name], *plan) for name, plan in PLANS.items()}
+    info: dict[str, dict[str, Any]] = {}
+    for name, proc in first.items():
+        mode = PLANS[name][0]
+        _finish(proc, EXPECTED_CODES[mode], f"{name} ({mode})")
+        info[name] = {"dir": dirs[name]}
+        if name != "reference":
+            last = torch.load(dirs[name] / "checkpoints" / "last.ckpt", weights_only=True)
+            info[name]["loop"] = dict(last["loop"])
+    resumed = {
+        name: _start(script, dirs[name], "resume", 0, PLANS[name][2])
+        for name in PLANS
+        if name != "reference"
+    }
+    for name, proc in resumed.items():
+        _finish(proc, 0, f"{name} (resume)")
+    return info
 
 
 def _assert_same_as_reference(reference: Path, resumed: Path, resume_step: int) -> None:
@@ -132,51 +156,46 @@ def _assert_same_as_reference(reference: Path, resumed: Path, resume_step: int) 
     got = torch.load(resumed / "final.pt", weights_only=True)
     for key in ("model", "optimizer", "scheduler"):
         assert _equal(ref[key], got[key]), f"{key} state differs from the uninterrupted run"
-    expected = dict(_losses(reference))
-    assert len(expected) == 5 * STEPS_PER_EPOCH
-    after = [(s, v) for s, v in _losses(resumed) if s > resume_step]
-    assert [s for s, _ in after][-1] == 5 * STEPS_PER_EPOCH
-    assert after == [(s, expected[s]) for s, _ in after]  # bit-identical per-step losses
-    # every step after the resume point was trained again
-    assert sorted({s for s, _ in after}) == list(range(resume_step + 1, 5 * STEPS_PER_EPOCH + 1))
+    expected = dict(_losses(reference, "full"))
+    assert sorted(expected) == list(range(1, 5 * STEPS_PER_EPOCH + 1))
+    after = _losses(resumed, "resume")
+    # the resumed process trained every step after the resume point, once, with the
+    # very losses of the uninterrupted run
+    assert [s for s, _ in after] == list(range(resume_step + 1, 5 * STEPS_PER_EPOCH + 1))
+    assert after == [(s, expected[s]) for s, _ in after]
+    # and so did the interrupted process before it stopped
+    before = [
+        (s, v)
+        for path in resumed.glob("losses-[ks]*.jsonl")
+        for s, v in _losses(resumed, path.stem[7:])
+    ]
+    assert before == [(s, expected[s]) for s, _ in before]
 
 
 def test_kill_9_in_epoch_3_resumes_exactly_from_the_epoch_end_checkpoint(
-    script: Path, reference: Path, tmp_path: Path
+    runs: dict[str, dict[str, Any]],
 ) -> None:
-    at_batch = random.Random().randrange(STEPS_PER_EPOCH)
-    assert _run(script, tmp_path, "kill", at_batch) == -signal.SIGKILL
-    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert last["loop"]["epoch"] == 1
-    assert last["loop"]["epoch_finished"]
-    resume_step = int(last["loop"]["global_step"])
-    assert resume_step == 2 * STEPS_PER_EPOCH
-    assert _run(script, tmp_path, "resume") == 0
-    _assert_same_as_reference(reference, tmp_path, resume_step)
+    loop = runs["epoch_end"]["loop"]
+    assert (loop["epoch"], loop["epoch_finished"]) == (1, True)
+    assert loop["global_step"] == 2 * STEPS_PER_EPOCH
+    _assert_same_as_reference(runs["reference"]["dir"], runs["epoch_end"]["dir"], 12)
 
 
 def test_kill_9_resumes_exactly_from_a_mid_epoch_checkpoint(
-    script: Path, reference: Path, tmp_path: Path
+    runs: dict[str, dict[str, Any]],
 ) -> None:
-    # every 4 steps: step 16 is batch 4 of epoch 3 (0-based epoch 2); die just after it
-    at_batch = random.Random().choice([4, 5])
-    assert _run(script, tmp_path, "kill", at_batch, every_n=4) == -signal.SIGKILL
-    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    loop = last["loop"]
+    loop = runs["mid_epoch"]["loop"]
     assert (loop["epoch"], loop["batch"], loop["global_step"]) == (2, 4, 16)
     assert not loop["epoch_finished"]
-    assert _run(script, tmp_path, "resume", every_n=4) == 0
-    _assert_same_as_reference(reference, tmp_path, 16)
+    _assert_same_as_reference(runs["reference"]["dir"], runs["mid_epoch"]["dir"], 16)
 
 
 def test_sigterm_writes_a_checkpoint_raises_interrupted_and_resumes_exactly(
-    script: Path, reference: Path, tmp_path: Path
+    runs: dict[str, dict[str, Any]],
 ) -> None:
-    at_batch = 2
-    assert _run(script, tmp_path, "sigterm", at_batch) == 143
-    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    loop = last["loop"]
+    at_batch = PLANS["sigterm"][1]
     step = 2 * STEPS_PER_EPOCH + at_batch + 1
+    loop = runs["sigterm"]["loop"]  # written by the trainer when the signal arrived
     assert (loop["epoch"], loop["batch"], loop["global_step"]) == (2, at_batch + 1, step)
-    assert _run(script, tmp_path, "resume") == 0
-    _assert_same_as_reference(reference, tmp_path, step)
+    assert not loop["epoch_finished"]
+    _assert_same_as_reference(runs["reference"]["dir"], runs["sigterm"]["dir"], step)
