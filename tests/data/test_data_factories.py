@@ -8,7 +8,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from pbgml import configs, registry
+from pbgml import configs, data, registry
 from pbgml.configs import (
     CIFAR10DataConf,
     DigitsDataConf,
@@ -18,40 +18,23 @@ from pbgml.configs import (
     ToTensorConf,
     config_for,
 )
-from pbgml.data import (
-    Compose,
-    DataError,
-    DataModule,
-    DataNotFoundError,
-    Normalize,
-    RandomCrop,
-    cifar10,
-    cifar100,
-    csv,
-    digits,
-    fashion_mnist,
-    image_folder,
-    mnist,
-    synthetic_classification,
-    synthetic_regression,
-    tensor_file,
-)
+from pbgml.data import Compose, DataError, DataModule, DataNotFoundError, Normalize, RandomCrop
 from pbgml.data._module import EpochSampler
 
 FACTORIES = {
-    "cifar10": (cifar10, configs.CIFAR10DataConf),
-    "cifar100": (cifar100, configs.CIFAR100DataConf),
-    "mnist": (mnist, configs.MNISTDataConf),
-    "fashion_mnist": (fashion_mnist, configs.FashionMNISTDataConf),
-    "digits": (digits, configs.DigitsDataConf),
+    "cifar10": (data.cifar10, configs.CIFAR10DataConf),
+    "cifar100": (data.cifar100, configs.CIFAR100DataConf),
+    "mnist": (data.mnist, configs.MNISTDataConf),
+    "fashion_mnist": (data.fashion_mnist, configs.FashionMNISTDataConf),
+    "digits": (data.digits, configs.DigitsDataConf),
     "synthetic_classification": (
-        synthetic_classification,
+        data.synthetic_classification,
         configs.SyntheticClassificationDataConf,
     ),
-    "synthetic_regression": (synthetic_regression, configs.SyntheticRegressionDataConf),
-    "tensor_file": (tensor_file, configs.TensorFileDataConf),
-    "csv": (csv, configs.CSVDataConf),
-    "image_folder": (image_folder, configs.ImageFolderDataConf),
+    "synthetic_regression": (data.synthetic_regression, configs.SyntheticRegressionDataConf),
+    "tensor_file": (data.tensor_file, configs.TensorFileDataConf),
+    "csv": (data.csv, configs.CSVDataConf),
+    "image_folder": (data.image_folder, configs.ImageFolderDataConf),
 }
 
 
@@ -70,7 +53,7 @@ def test_datamodule_and_datasets_are_registered() -> None:
 
 
 def test_cifar10_default_pipeline(cifar10_root: Path) -> None:
-    dm = cifar10(str(cifar10_root), val_split=10, batch_size=8)
+    dm = data.cifar10(str(cifar10_root), val_split=10, batch_size=8)
     assert len(dm.train_dataset) == 30
     assert len(dm.val_dataset) == 10
     assert len(dm.test_dataset) == 6
@@ -87,7 +70,7 @@ def test_cifar10_default_pipeline(cifar10_root: Path) -> None:
 
 
 def test_course_setup_batch_4_two_workers_half_normalization(cifar10_root: Path) -> None:
-    dm = cifar10(
+    dm = data.cifar10(
         str(cifar10_root),
         val_split=None,
         batch_size=4,
@@ -106,7 +89,7 @@ def test_course_setup_batch_4_two_workers_half_normalization(cifar10_root: Path)
 
 
 def test_eval_transforms_default_to_train_without_random_ones(cifar10_root: Path) -> None:
-    dm = cifar10(
+    dm = data.cifar10(
         str(cifar10_root),
         val_split=5,
         train_transforms=[
@@ -120,68 +103,70 @@ def test_eval_transforms_default_to_train_without_random_ones(cifar10_root: Path
     assert len(dm.train_transform.transforms) == 4
     assert isinstance(dm.eval_transform, Compose)
     assert repr(dm.eval_transform) == "Compose([ToTensor(), Normalize(preset='half')])"
-    explicit = cifar10(
+    explicit = data.cifar10(
         str(cifar10_root), val_split=None, train_transforms=["to_tensor"], eval_transforms=[]
     )
     assert explicit.test_dataset[0][0].dtype == torch.uint8  # raw HWC image
 
 
 def test_cifar100_factory(cifar100_root: Path) -> None:
-    dm = cifar100(str(cifar100_root), label_type="coarse", val_split=2)
+    dm = data.cifar100(str(cifar100_root), label_type="coarse", val_split=2)
     assert dm.num_classes == 20
     assert dm.sample_shape == (3, 32, 32)
 
 
 def test_mnist_factories(write_mnist: Any) -> None:
     root = write_mnist().parent.parent
-    dm = mnist(str(root), val_split=2)
+    dm = data.mnist(str(root), val_split=2)
     assert (len(dm.train_dataset), len(dm.val_dataset), len(dm.test_dataset)) == (10, 2, 5)
     assert dm.sample_shape == (1, 28, 28)
     fashion_root = write_mnist("FashionMNIST/raw").parent.parent
-    assert fashion_mnist(str(fashion_root), val_split=None).num_classes == 10
+    assert data.fashion_mnist(str(fashion_root), val_split=None).num_classes == 10
 
 
 def test_vision_factories_report_missing_files(tmp_path: Path) -> None:
-    for factory in (cifar10, cifar100, mnist, fashion_mnist):
+    for factory in (data.cifar10, data.cifar100, data.mnist, data.fashion_mnist):
         with pytest.raises(DataNotFoundError, match="root="):
             factory(str(tmp_path))
 
 
 def test_digits_factory_splits() -> None:
-    dm = digits(test_split=0.5, val_split=None, seed=1)
+    dm = data.digits(test_split=0.5, val_split=None, seed=1)
     train, test = dm.train_dataset, dm.test_dataset
     assert (len(train), len(test)) == (899, 898)
     assert not set(train.indices) & set(test.indices)
-    again = digits(test_split=0.5, val_split=None, seed=1)
+    again = data.digits(test_split=0.5, val_split=None, seed=1)
     assert again.test_dataset.indices == test.indices
 
 
 def test_synthetic_factories() -> None:
-    dm = synthetic_classification(num_samples=50, num_classes=5, test_split=10, val_split=8)
+    dm = data.synthetic_classification(num_samples=50, num_classes=5, test_split=10, val_split=8)
     assert (len(dm.train_dataset), len(dm.val_dataset), len(dm.test_dataset)) == (32, 8, 10)
     assert dm.num_classes == 5
-    reg = synthetic_regression(num_samples=20, num_features=2, num_targets=3)
+    reg = data.synthetic_regression(num_samples=20, num_features=2, num_targets=3)
     assert reg.train_dataset[0][1].shape == (3,)
 
 
 def test_tensor_file_factory_with_separate_files(tmp_path: Path) -> None:
     for split, n in (("train", 10), ("val", 4), ("test", 3)):
         torch.save({"x": torch.randn(n, 2), "y": torch.arange(n) % 2}, tmp_path / f"{split}.pt")
-    dm = tensor_file(
+    dm = data.tensor_file(
         str(tmp_path / "train.pt"),
         val_path=str(tmp_path / "val.pt"),
         test_path=str(tmp_path / "test.pt"),
     )
     assert (len(dm.train_dataset), len(dm.val_dataset), len(dm.test_dataset)) == (10, 4, 3)
     with pytest.raises(DataError, match="not both") as info:
-        tensor_file(str(tmp_path / "train.pt"), test_path=str(tmp_path / "test.pt"), test_split=2)
+        data.tensor_file(
+            str(tmp_path / "train.pt"), test_path=str(tmp_path / "test.pt"), test_split=2
+        )
     assert info.value.param == "test_split"
 
 
 def test_csv_factory(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("a,b,y\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(20)))
-    dm = csv(str(path), target="y", features=["b"], val_split=0.25, test_split=4)
+    dm = data.csv(str(path), target="y", features=["b"], val_split=0.25, test_split=4)
     assert (len(dm.train_dataset), len(dm.val_dataset), len(dm.test_dataset)) == (12, 4, 4)
     assert dm.sample_shape == (1,)
 
@@ -190,7 +175,7 @@ def test_csv_factory_gives_val_and_test_files_the_train_classes(tmp_path: Path) 
     (tmp_path / "train.csv").write_text("a,label\n1,cat\n2,dog\n3,eel\n4,cat\n")
     (tmp_path / "test.csv").write_text("a,label\n1,dog\n2,eel\n")
     (tmp_path / "val.csv").write_text("a,label\n1,eel\n")
-    dm = csv(
+    dm = data.csv(
         str(tmp_path / "train.csv"),
         target="label",
         val_path=str(tmp_path / "val.csv"),
@@ -208,7 +193,7 @@ def test_csv_factory_rejects_labels_the_train_file_lacks(tmp_path: Path, param: 
     (tmp_path / "other.csv").write_text("a,label\n1,dog\n2,dgo\n")
     other: dict[str, Any] = {param: str(tmp_path / "other.csv")}
     with pytest.raises(DataError) as info:
-        csv(str(tmp_path / "train.csv"), target="label", **other)
+        data.csv(str(tmp_path / "train.csv"), target="label", **other)
     message = str(info.value)
     assert info.value.param == param
     assert message.startswith(f"{param}=")
@@ -235,10 +220,10 @@ def test_image_folder_factory_checks_matching_classes(tmp_path: Path) -> None:
         for cls in classes:
             (tmp_path / split / cls).mkdir(parents=True)
             torch.save(torch.zeros(5, 5, 3, dtype=torch.uint8), tmp_path / split / cls / "0.pt")
-    dm = image_folder(str(tmp_path / "train"), test_root=str(tmp_path / "train"))
+    dm = data.image_folder(str(tmp_path / "train"), test_root=str(tmp_path / "train"))
     assert dm.sample_shape == (3, 5, 5)
     with pytest.raises(DataError, match="the class folders must match") as info:
-        image_folder(str(tmp_path / "train"), val_root=str(tmp_path / "val"))
+        data.image_folder(str(tmp_path / "train"), val_root=str(tmp_path / "val"))
     assert info.value.param == "val_root"
 
 

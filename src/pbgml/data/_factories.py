@@ -83,6 +83,14 @@ def _holdout(
     return Subset(dataset, kept), Subset(dataset, held)
 
 
+def _test_split_off(
+    dataset: Dataset[Any], test_split: float | None, val_split: float | None, loader: LoaderKwargs
+) -> DataModule:
+    """A module of ``dataset``: ``test_split`` held out first, then ``val_split`` of the rest."""
+    train, test = _holdout(dataset, test_split, loader["seed"])
+    return DataModule(train, test=test, val_split=val_split, **loader)
+
+
 def _one_source(stage: str, path: str | None, split: float | None) -> None:
     """A val or test set comes from its own file or is split off the training file."""
     if path is not None and split is not None:
@@ -260,8 +268,7 @@ def digits(
     >>> dm.sample_shape, dm.num_classes
     ((64,), 10)
     """
-    train, test = _holdout(Digits(flatten=flatten), test_split, loader["seed"])
-    return DataModule(train, test=test, val_split=val_split, **loader)
+    return _test_split_off(Digits(flatten=flatten), test_split, val_split, loader)
 
 
 @takes_loader_settings
@@ -285,8 +292,7 @@ def synthetic_classification(
     (72, 8, 20, 3)
     """
     dataset = SyntheticClassification(num_samples, num_features, num_classes, noise, loader["seed"])
-    train, test = _holdout(dataset, test_split, loader["seed"])
-    return DataModule(train, test=test, val_split=val_split, **loader)
+    return _test_split_off(dataset, test_split, val_split, loader)
 
 
 @takes_loader_settings
@@ -310,8 +316,7 @@ def synthetic_regression(
     (45, 5, None, None)
     """
     dataset = SyntheticRegression(num_samples, num_features, num_targets, noise, loader["seed"])
-    train, test = _holdout(dataset, test_split, loader["seed"])
-    return DataModule(train, test=test, val_split=val_split, **loader)
+    return _test_split_off(dataset, test_split, val_split, loader)
 
 
 @takes_loader_settings
