@@ -31,13 +31,18 @@ __all__ = ["checkpoint_dict", "resolve_ckpt", "restore", "start_epoch_iterator"]
 def start_epoch_iterator(
     trainer: Trainer, loader: Any, epoch: int, start_batch: int, loader_state: Any
 ) -> Iterator[Any]:
+    """Tell the data the epoch, and start its iterator after ``start_batch`` batches.
+
+    An :class:`~pbgml.data.EpochSampler` skips the samples already seen; a stateful
+    loader (torchdata's ``StatefulDataLoader``) reloads its state; any other loader
+    is read and discarded up to the position, with a warning.
+    """
     data = trainer.datamodule
     if data is not None and callable(getattr(data, "set_epoch", None)):
         data.set_epoch(epoch)
-    else:
-        set_epoch = getattr(getattr(loader, "sampler", None), "set_epoch", None)
-        if callable(set_epoch):
-            set_epoch(epoch)
+    set_epoch = getattr(getattr(loader, "sampler", None), "set_epoch", None)
+    if callable(set_epoch):  # also a loader the DataModule made earlier, or a user's
+        set_epoch(epoch)
     iterator: Iterator[Any]
     if not start_batch:
         iterator = iter(loader)
@@ -61,6 +66,7 @@ def start_epoch_iterator(
 
 
 def resolve_ckpt(trainer: Trainer, ckpt_path: str | os.PathLike[str]) -> Path:
+    """The file ``ckpt_path`` names: ``"best"``, ``"last"`` or a path."""
     if ckpt_path in ("best", "last"):
         cb = trainer.checkpoint_callback
         if ckpt_path == "best":
@@ -130,6 +136,10 @@ def checkpoint_dict(trainer: Trainer, *, finished_epoch: bool | None = None) -> 
 
 
 def restore(trainer: Trainer, checkpoint: Mapping[str, Any], task: Task) -> None:
+    """Put a checkpoint back: weights, optimizers, schedulers, scaler, callbacks, loop, data.
+
+    The RNG states are restored later, by the loop, when the epoch's iterator exists.
+    """
     missing = [k for k in ("model", "optimizer", "loop") if k not in checkpoint]
     if missing:
         raise TrainerError(
