@@ -278,6 +278,7 @@ def test_every_group_exists() -> None:
         "data",
         "transform",
         "task",
+        "trainer",
         "callback",
         "logger",
     }

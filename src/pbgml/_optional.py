@@ -33,7 +33,8 @@ def probe(module: str, *, extra: str) -> ModuleType | None:
 
     Not installed: ``None``, silently (nothing is imported). Installed but broken
     (any exception on import): ``None`` and one :class:`~pbgml.PluginWarning` per
-    package and process.
+    package and process; a package that fails with the very error another one already
+    warned of (torchmetrics importing a broken torchvision) adds no second warning.
 
     Examples
     --------
@@ -49,8 +50,9 @@ def probe(module: str, *, extra: str) -> ModuleType | None:
             return None
         return importlib.import_module(module)
     except Exception as err:
-        if top not in _warned:
-            _warned.add(top)
+        cause = f"{type(err).__name__}: {err}"
+        if top not in _warned and cause not in _warned:
+            _warned.update((top, cause))
             import torch
 
             message = BROKEN.format(

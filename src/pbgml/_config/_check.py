@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import enum
+import functools
 import inspect
 import os
 import types
@@ -26,6 +27,11 @@ GROUP_KEYS = {key: spec.name for key, spec in by_key().items()}
 _COLLECTION_GROUPS = {key for key, spec in by_key().items() if spec.collection}
 #: How deep a config may nest (far beyond any real one; keeps recursion bounded).
 MAX_DEPTH = 100
+_NEEDS_GROUP = "missing: an experiment needs a {key} (a {group} config with a _target_)"
+_NOT_A_NODE = "expected a {group} config (a mapping with a _target_), got {value}."
+_NOT_A_COLLECTION = (
+    "expected a mapping of names to configs ({key}: {{name: {{_target_: ...}}}}), got {value}"
+)
 _IN_CONFIG_ALLOW = (
     "an allowlist cannot be written inside a config (a config must not widen what it may "
     "run); pass it in code: pbgml.instantiate(cfg, allow=['my_project.models'])"
@@ -267,6 +273,55 @@ class _Walker:
     def problem(self, key: str, message: str, kind: str, suggestion: str | None = None) -> None:
         self.out.issues.append(self.tree.issue(key, message, kind, suggestion))
 
+    def experiment(self, root: dict[str, Any]) -> None:
+        """An experiment: its fields (no unknown key), each of the right kind and type."""
+        normalize_experiment(root)
+        schema = _experiment_schema()
+        groups = by_key()
+        for k, v in root.items():
+            if not isinstance(k, str):
+                self.problem(str(k), f"keys must be strings, got {_short(k)}", "type")
+                continue
+            if k not in schema:
+                if k in _EXPERIMENT_EXTRA:
+                    continue
+                hits = closest(k, schema)
+                hint = f"; did you mean {hits[0]!r}?" if hits else ""
+                self.problem(
+                    k,
+                    f"unknown experiment key{hint} An experiment's keys are: {', '.join(schema)}",
+                    "unknown_key",
+                    hits[0] if hits else None,
+                )
+                continue
+            spec = groups.get(k)
+            if spec is None:  # a setting of the run: seed, name, resume, ...
+                if v == MISSING_VALUE:
+                    self.problem(k, "missing required value", "missing")
+                elif conforms(v, schema[k]) is False:
+                    self.problem(k, f"expected {type_name(schema[k])}, got {_short(v)}", "type")
+                continue
+            if v is None or v == MISSING_VALUE:
+                if spec.required or v == MISSING_VALUE:
+                    self.problem(k, _NEEDS_GROUP.format(key=k, group=spec.name), "missing")
+                continue
+            if spec.collection:
+                if not isinstance(v, dict):
+                    self.problem(k, _NOT_A_COLLECTION.format(key=k, value=_short(v)), "type")
+                    continue
+            elif not isinstance(v, dict):
+                self.problem(
+                    k,
+                    _NOT_A_NODE.format(key=k, group=spec.name, value=_short(v))
+                    + (f" Write {k}: {{_target_: {v}}}." if isinstance(v, str) else ""),
+                    "type",
+                )
+                continue
+            self.walk(v, k, spec.name, 1)
+        for k, spec in groups.items():
+            if spec.required and k not in root:
+                self.problem(k, _NEEDS_GROUP.format(key=k, group=spec.name), "missing")
+
     def walk(self, value: Any, key: str, group: str | None, depth: int = 0) -> None:
         if depth > MAX_DEPTH:
             self.problem(key, f"nested deeper than {MAX_DEPTH} levels", "syntax")
@@ -500,10 +555,52 @@ def _display(target: str, resolved: Resolved) -> str:
 
 
 def check_tree(tree: Tree, allow: Allow, prefix: str = "") -> Checked:
-    """Walk a plain tree; collect every problem and the targets resolved."""
+    """Walk a plain tree; collect every problem and the targets resolved.
+
+    A tree whose top level holds an experiment's fields is an experiment: it is checked
+    against the experiment's schema first (see :func:`_experiment`).
+    """
     walker = _Walker(tree, allow)
-    walker.walk(tree.root, prefix, GROUP_KEYS.get(prefix))
+    if prefix == "" and is_experiment(tree.root):
+        walker.experiment(tree.root)
+    else:
+        walker.walk(tree.root, prefix, GROUP_KEYS.get(prefix))
     return walker.out
+
+
+@functools.cache
+def _experiment_schema() -> dict[str, Any]:
+    from pbgml.configs._experiment import ExperimentConf
+
+    return typing.get_type_hints(ExperimentConf)
+
+
+#: Keys an experiment may hold besides its fields (Hydra's own node, when composed).
+_EXPERIMENT_EXTRA = frozenset({"hydra"})
+
+
+def is_experiment(root: Any) -> bool:
+    """Whether a plain tree is an experiment: a mapping, no ``_target_``, some field of one."""
+    if not isinstance(root, dict) or "_target_" in root:
+        return False
+    return any(isinstance(k, str) and k in _experiment_schema() for k in root)
+
+
+def normalize_experiment(root: dict[str, Any]) -> None:
+    """Give an experiment's nodes their group's semantics, whatever the user wrote.
+
+    A node of a partial group (``optimizer``, ``scheduler``, ``task``, ``trainer``) is
+    partial without ``_partial_: true``; a ``trainer`` node without a ``_target_`` holds
+    the settings of pbgml's Trainer.
+    """
+    trainer = root.get("trainer")
+    if isinstance(trainer, dict) and "_target_" not in trainer:
+        root["trainer"] = {"_target_": "pbgml.train.Trainer", **trainer}
+    for key, spec in by_key().items():
+        node = root.get(key)
+        partial_node = spec.partial and not spec.collection and isinstance(node, dict)
+        if partial_node and "_target_" in node and "_partial_" not in node:
+            node["_partial_"] = True
 
 
 def check(cfg: Any, *, allow: cabc.Iterable[str] = (), key: str = "") -> None:

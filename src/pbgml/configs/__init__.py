@@ -36,10 +36,11 @@ param_groups:
 from __future__ import annotations
 
 from pbgml._config._generate import config_from_signature
-from pbgml.configs import _components, _core, _data, _nn, _train
+from pbgml.configs import _components, _core, _data, _experiment, _nn, _train
 from pbgml.configs._components import *  # noqa: F403
 from pbgml.configs._core import *  # noqa: F403
 from pbgml.configs._data import *  # noqa: F403
+from pbgml.configs._experiment import *  # noqa: F403
 from pbgml.configs._index import typed_config_for
 from pbgml.configs._lookup import config_for
 from pbgml.configs._nn import *  # noqa: F403
@@ -51,3 +52,4 @@ __all__ += _nn.__all__
 __all__ += _components.__all__
 __all__ += _data.__all__
 __all__ += _train.__all__
+__all__ += _experiment.__all__
