@@ -648,3 +648,9 @@ def test_accumulation_on_a_loader_without_len_steps_on_the_last_group() -> None:
     assert trainer.global_step == 6  # 2 + 1 (the last, incomplete group) per epoch
     assert steps.validations == [(0, 4), (1, 4)]  # at each epoch's end
     assert math.isinf(trainer.num_training_batches)
+
+
+def test_no_training_batches_trains_nothing_and_ends() -> None:
+    trainer = quiet(max_epochs=None, max_steps=5, limit_train_batches=0)
+    trainer.fit(task(), make_data())
+    assert (trainer.global_step, trainer.current_epoch) == (0, 0)

@@ -684,7 +684,7 @@ class Trainer:
                 start_batch = self._batches_in_epoch
         loader_state = None if resume is None else (resume.get("data") or {}).get("loader")
         self.training = True
-        while not self._done_training():
+        while self.num_training_batches and not self._done_training():
             self._train_epoch(task, train_loader, val_loader, start_batch, rng, loader_state)
             start_batch, rng, loader_state = 0, None, None
             self.current_epoch += 1
