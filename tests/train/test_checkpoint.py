@@ -275,3 +275,52 @@ def test_ckpt_path_errors(tmp_path: Path) -> None:
 
 def _weights(t: Task) -> dict[str, Tensor]:
     return {k: v.clone() for k, v in t.state_dict().items()}
+
+
+@pytest.mark.parametrize("with_generator", [True, False])
+@pytest.mark.parametrize("stop_at", [8, 9])  # an epoch end (4 batches an epoch), mid-epoch
+def test_a_plain_shuffled_loader_resumes_exactly_too(
+    tmp_path: Path, with_generator: bool, stop_at: int
+) -> None:
+    x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+
+    def loader() -> DataLoader[Any]:
+        g = torch.Generator().manual_seed(5) if with_generator else None
+        return DataLoader(
+            TensorDataset(x, (x[:, 0] > 0).long()), batch_size=8, shuffle=True, generator=g
+        )
+
+    class Record(Callback):
+        def __init__(self) -> None:
+            self.losses: dict[int, float] = {}
+
+        def on_train_batch_end(
+            self, trainer: Trainer, task: Task, outputs: Any, batch: Any, batch_idx: int
+        ) -> None:
+            self.losses[trainer.global_step] = float(outputs["loss"])
+
+    def fresh() -> ClassificationTask:
+        torch.manual_seed(0)
+        return ClassificationTask(
+            nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.3), nn.Linear(8, 2)),
+            optimizer=functools.partial(torch.optim.SGD, lr=0.1),
+        )
+
+    full_task, full = fresh(), Record()
+    torch.manual_seed(1)
+    trainer(tmp_path / "full", full, max_epochs=4).fit(full_task, train_dataloaders=loader())
+    cb = ModelCheckpoint(every_n_train_steps=stop_at, every_n_epochs=None)
+    part_task = fresh()
+    torch.manual_seed(1)
+    trainer(tmp_path / "part", cb, max_epochs=4, max_steps=stop_at).fit(
+        part_task, train_dataloaders=loader()
+    )
+    resumed_task, resumed = fresh(), Record()
+    torch.manual_seed(123)  # whatever the new process's RNG holds
+    t = trainer(tmp_path / "part", cb, resumed, max_epochs=4)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="the train DataLoader cannot resume")
+        t.fit(resumed_task, train_dataloaders=loader(), ckpt_path="last")
+    assert resumed.losses == {s: v for s, v in full.losses.items() if s > stop_at}
+    for key, value in full_task.state_dict().items():
+        assert torch.equal(value, resumed_task.state_dict()[key]), key

@@ -37,11 +37,12 @@ _HOOKS = (
     "on_save_checkpoint",
 )
 _PLAIN_LOADER = (
-    "the train DataLoader cannot skip the {n} batches already seen in epoch {epoch}: it "
-    "has neither a pbgml EpochSampler (a pbgml DataModule's loaders have one) nor "
-    "state_dict()/load_state_dict() (torchdata's StatefulDataLoader), so it cannot resume "
-    "mid-epoch; the trainer reads and discards those {n} batches instead, which replays "
-    "them exactly only if the loader's order depends on nothing but torch's global RNG"
+    "the train DataLoader cannot resume mid-epoch: it has neither a pbgml EpochSampler (a "
+    "pbgml DataModule's loaders have one) nor state_dict()/load_state_dict() (torchdata's "
+    "StatefulDataLoader), so it cannot skip the {n} batches already seen in epoch {epoch}; "
+    "the trainer reads and discards them instead, with torch's RNG and the loader's "
+    "generator put back as they were when the epoch started: the replay is exact only if "
+    "the loader's randomness comes from those two"
 )
 _STATEFUL_WARNING = "'set_vital' is deprecated"
 

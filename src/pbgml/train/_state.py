@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import Tensor
 
 from pbgml.train._checkpoint import CHECKPOINT_KEYS
 from pbgml.train._errors import TrainerError
 from pbgml.train._helpers import _PLAIN_LOADER, _STATEFUL_WARNING, _is_stateful, _sampler
-from pbgml.train._seed import get_rng_state
+from pbgml.train._seed import get_rng_state, set_rng_state
 
 if TYPE_CHECKING:
     from pbgml.train._task import Task
@@ -28,15 +29,41 @@ if TYPE_CHECKING:
 __all__ = ["checkpoint_dict", "resolve_ckpt", "restore", "start_epoch_iterator"]
 
 
+def generator_state(loader: Any) -> Tensor | None:
+    """The state of a loader's ``generator`` (``None`` when it has none)."""
+    generator = getattr(loader, "generator", None)
+    return generator.get_state() if isinstance(generator, torch.Generator) else None
+
+
+def set_generator_state(loader: Any, state: Tensor | None) -> None:
+    """Restore :func:`generator_state` (nothing when either side is ``None``)."""
+    generator = getattr(loader, "generator", None)
+    if state is not None and isinstance(generator, torch.Generator):
+        generator.set_state(state)
+
+
 def start_epoch_iterator(
-    trainer: Trainer, loader: Any, epoch: int, start_batch: int, loader_state: Any
+    trainer: Trainer,
+    loader: Any,
+    epoch: int,
+    start_batch: int,
+    loader_state: Any,
+    resume: Mapping[str, Any] | None = None,
 ) -> Iterator[Any]:
     """Tell the data the epoch, and start its iterator after ``start_batch`` batches.
 
     An :class:`~pbgml.data.EpochSampler` skips the samples already seen; a stateful
     loader (torchdata's ``StatefulDataLoader``) reloads its state; any other loader
-    is read and discarded up to the position, with a warning.
+    is read and discarded up to the position, with a warning. Torch's RNG and the
+    loader's generator as they were when the epoch's iterator started are kept
+    (:attr:`Trainer._epoch_start`, saved in checkpoints) and put back before a
+    mid-epoch resume starts the iterator, so the iterator draws what it drew then
+    (its order, its workers' seeds). ``resume`` is the checkpoint's ``data`` entry.
     """
+    if resume is not None and not start_batch:
+        # an epoch-end checkpoint: the generator as it was then (before set_epoch, which
+        # reseeds a DataModule's generator, as it did in the uninterrupted run)
+        set_generator_state(loader, (resume.get("generators") or {}).get("train"))
     data = trainer.datamodule
     if data is not None and callable(getattr(data, "set_epoch", None)):
         data.set_epoch(epoch)
@@ -45,8 +72,14 @@ def start_epoch_iterator(
         set_epoch(epoch)
     iterator: Iterator[Any]
     if not start_batch:
+        trainer._epoch_start = {"rng": get_rng_state(), "generator": generator_state(loader)}
         iterator = iter(loader)
         return iterator
+    start = None if resume is None else resume.get("epoch_start")
+    if start is not None:
+        set_rng_state(start["rng"])
+        set_generator_state(loader, start.get("generator"))
+    trainer._epoch_start = start
     sampler = _sampler(loader)
     if sampler is not None and getattr(loader, "batch_size", None):
         sampler.skip(start_batch * int(loader.batch_size))
@@ -107,6 +140,11 @@ def checkpoint_dict(trainer: Trainer, *, finished_epoch: bool | None = None) -> 
         data["sampler"] = sampler.state_dict()
     elif loader is not None and _is_stateful(loader) and not finished:
         data["loader"] = loader.state_dict()
+    data["generators"] = {
+        "train": generator_state(loader),
+        "val": generator_state(trainer.val_dataloaders),
+    }
+    data["epoch_start"] = None if finished else trainer._epoch_start
     checkpoint: dict[str, Any] = {
         "model": task.state_dict(),
         "optimizer": [opt.state_dict() for opt in trainer.optimizers],
@@ -190,3 +228,4 @@ def restore(trainer: Trainer, checkpoint: Mapping[str, Any], task: Task) -> None
     load = getattr(trainer.datamodule, "load_state_dict", None)
     if data.get("datamodule") is not None and callable(load):
         load(data["datamodule"])
+    set_generator_state(trainer.val_dataloaders, (data.get("generators") or {}).get("val"))

@@ -283,6 +283,9 @@ class Trainer:
         self._loggers_ready = False
         self._meta: dict[str, Any] = {}
         self._hooks: dict[str, list[Callback]] = {}
+        # torch's RNG and the train loader's generator when this epoch's iterator started
+        self._epoch_start: dict[str, Any] | None = None
+        self._resume_data: Mapping[str, Any] = {}
 
     # -- construction helpers --------------------------------------------------------
     @staticmethod
@@ -659,9 +662,11 @@ class Trainer:
         self._train_log = StageLog("train", on_step=True)
         self._nonfinite = None
         resume: dict[str, Any] | None = None
+        self._resume_data = {}
         if ckpt_path is not None:
             resume = load_checkpoint(self._resolve_ckpt(ckpt_path), map_location="cpu")
             self._restore(resume, task)
+            self._resume_data = resume.get("data") or {}
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=True)
         if self.is_global_zero and self.loggers and resume is None:
@@ -712,9 +717,14 @@ class Trainer:
             lg.log_hyperparams({**self.hparams, **counts})
 
     def _start_epoch_iterator(
-        self, loader: Any, epoch: int, start_batch: int, loader_state: Any
+        self,
+        loader: Any,
+        epoch: int,
+        start_batch: int,
+        loader_state: Any,
+        resume: Mapping[str, Any] | None = None,
     ) -> Iterator[Any]:
-        return _state.start_epoch_iterator(self, loader, epoch, start_batch, loader_state)
+        return _state.start_epoch_iterator(self, loader, epoch, start_batch, loader_state, resume)
 
     def _train_epoch(
         self,
@@ -728,7 +738,9 @@ class Trainer:
         epoch = self.current_epoch
         if rng is not None and not start_batch:
             set_rng_state(rng)  # an epoch-end checkpoint: before this epoch's iterator draws
-        iterator = self._start_epoch_iterator(loader, epoch, start_batch, loader_state)
+        iterator = self._start_epoch_iterator(
+            loader, epoch, start_batch, loader_state, None if rng is None else self._resume_data
+        )
         if rng is not None and start_batch:
             set_rng_state(rng)  # mid-epoch: the iterator's draws were made before the save
         if not start_batch:
