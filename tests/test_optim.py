@@ -301,7 +301,7 @@ def test_finalize_null_param_groups_is_one_plain_group() -> None:
 
 def test_finalize_rejects_other_strings() -> None:
     with pytest.raises(
-        OptimConfigError, match=r"optimizer\.param_groups: .* Did you mean 'default'"
+        OptimConfigError, match=r"param_groups: .* Did you mean 'default'"
     ):
         finalize_optimizer(_adamw(), param_groups="defualt")
 
@@ -409,11 +409,11 @@ def test_scheduler_factory_builds_a_scheduled_lr() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"interval": "epochs"}, r"scheduler\.interval: .* got 'epochs'\. Did you mean 'epoch'\?"),
-        ({"interval": "batch"}, r"scheduler\.interval: expected 'epoch' or 'step', got 'batch'\.$"),
-        ({"frequency": 0}, r"scheduler\.frequency: expected an integer >= 1, got 0"),
-        ({"frequency": 1.5}, r"scheduler\.frequency: expected an integer >= 1, got 1\.5"),
-        ({"monitor": ""}, r"scheduler\.monitor: expected a metric name"),
+        ({"interval": "epochs"}, r"interval: .* got 'epochs'\. Did you mean 'epoch'\?"),
+        ({"interval": "batch"}, r"interval: expected 'epoch' or 'step', got 'batch'\.$"),
+        ({"frequency": 0}, r"frequency: expected an integer >= 1, got 0"),
+        ({"frequency": 1.5}, r"frequency: expected an integer >= 1, got 1\.5"),
+        ({"monitor": ""}, r"monitor: expected a metric name"),
     ],
 )
 def test_bad_scheduler_settings(kwargs: dict[str, Any], message: str) -> None:
@@ -426,9 +426,10 @@ def test_plateau_needs_monitor() -> None:
     with pytest.raises(OptimConfigError) as info:
         finalize_scheduler(plateau)
     assert str(info.value) == (
-        "scheduler.monitor: ReduceLROnPlateau steps on a metric: set scheduler.monitor, "
+        "monitor: ReduceLROnPlateau steps on a metric: set the scheduler's monitor, "
         "e.g. 'val/loss'."
     )
+    assert info.value.param == "monitor"
     optimizer = _optimizer()
     scheduled = finalize_scheduler(plateau, monitor="val/loss")(optimizer)
     scheduled.step({"val/loss": torch.tensor(1.0)})
@@ -450,7 +451,7 @@ def test_scheduler_confs_through_hydra_and_finalize() -> None:
     assert scheduled.monitor == "val/acc"
     assert scheduled.scheduler.mode == "max"
     node = OmegaConf.structured(ReduceLROnPlateauConf())
-    with pytest.raises(OptimConfigError, match=r"set scheduler\.monitor"):
+    with pytest.raises(OptimConfigError, match=r"set the scheduler's monitor"):
         _instantiate_like_pbgml(node, meta, finalize)
 
 
@@ -623,7 +624,7 @@ def test_pbgml_instantiate_finalizes_optimizer_and_scheduler_configs() -> None:
     assert isinstance(scheduled.scheduler, WarmupCosineLR)
     assert scheduled.interval == "step"
     assert [g["lr"] for g in optimizer.param_groups] == [0.0, 0.0, 0.0, 0.0]
-    with pytest.raises(pbgml.ConfigError, match=r"set scheduler\.monitor") as info:
+    with pytest.raises(pbgml.ConfigError, match=r"set the scheduler's monitor") as info:
         pbgml.instantiate(ReduceLROnPlateauConf(), key="scheduler")  # caught by the check
     assert info.value.errors[0].key == "scheduler.monitor"
 

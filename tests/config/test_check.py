@@ -37,8 +37,13 @@ def marked(tmp_path: Path, scratch_registry_names: list[tuple[str, str]]) -> Pat
     return Marked.marker
 
 
+# an experiment needs data: a small synthetic data module stands in where a test is about
+# the other fields
+DATA = {"_target_": "synthetic_classification"}
+
+
 def test_check_constructs_nothing(marked: Path) -> None:
-    pbgml.check({"model": {"_target_": "marked_model", "width": 3}})
+    pbgml.check({"model": {"_target_": "marked_model", "width": 3}, "data": DATA})
     pbgml.check({"_target_": f"{Marked.__module__}.Marked", "width": 3})
     assert not marked.exists()
     pbgml.instantiate({"_target_": "marked_model", "width": 3}, key="model")
@@ -83,6 +88,7 @@ def test_wrong_types_against_signature_and_typed_config() -> None:
         "optimizer": {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": "fast"},
         "loss": {"_target_": "torch.nn.MSELoss", "reduction": 3},
         "scheduler": {"_target_": "step_lr", "_partial_": True, "step_size": 2.5},
+        "data": DATA,
     }
     found = {e.key: e.message for e in problems(cfg)}
     assert found == {
@@ -112,7 +118,13 @@ def test_partials_whose_arguments_cannot_be_supplied_later() -> None:
 
 
 def test_unknown_registry_names() -> None:
-    (issue,) = problems({"optimizer": {"_target_": "adamx", "_partial_": True}})
+    (issue,) = problems(
+        {
+            "optimizer": {"_target_": "adamx", "_partial_": True},
+            "model": {"_target_": "mlp", "in_features": 2, "out_features": 2},
+            "data": DATA,
+        }
+    )
     assert issue.key == "optimizer._target_"
     assert issue.kind == "unknown_name"
     assert issue.suggestion == "adamw"
@@ -129,6 +141,7 @@ def test_all_errors_at_once_with_full_paths() -> None:
                 {"_target_": "os.system", "command": "true"},
             ],
         },
+        "data": DATA,
     }
     err = problems(cfg)
     keys = [e.key for e in err]
@@ -156,6 +169,8 @@ def test_yaml_file_name_and_line(tmp_path: Path) -> None:
         "  _target_: torch.nn.Linear\n"
         "  in_features: abc\n"
         "  out_features: 2\n"
+        "data:\n"
+        "  _target_: synthetic_classification\n"
     )
     with pytest.raises(ConfigError) as info:
         pbgml.check(path)
@@ -181,17 +196,17 @@ def test_missing_yaml_file_and_bad_yaml(tmp_path: Path) -> None:
 def test_interpolations_are_resolved_or_reported() -> None:
     cfg = OmegaConf.create(
         {
-            "hidden": 4,
-            "model": {"_target_": "torch.nn.Linear", "in_features": "${hidden}", "out_features": 1},
+            "hidden": 4,  # a tree of components (not an experiment) may hold variables
+            "net": {"_target_": "torch.nn.Linear", "in_features": "${hidden}", "out_features": 1},
         }
     )
     pbgml.check(cfg)
     broken = OmegaConf.create(
-        {"model": {"_target_": "torch.nn.Linear", "in_features": "${nope}", "out_features": 1}}
+        {"net": {"_target_": "torch.nn.Linear", "in_features": "${nope}", "out_features": 1}}
     )
     (issue,) = problems(broken)
     assert issue.kind == "interpolation"
-    assert issue.key == "model.in_features"
+    assert issue.key == "net.in_features"
 
 
 def test_allowlist_in_config_is_rejected() -> None:

@@ -249,8 +249,8 @@ def test_no_omegaconf_containers_leak() -> None:
 
 
 def test_partials_and_recursion() -> None:
-    cfg = {
-        "model": {
+    cfg = {  # a tree of components, not an experiment: any keys
+        "net": {
             "_target_": "torch.nn.Sequential",
             "_args_": [
                 {"_target_": "linear", "in_features": 4, "out_features": 3},
@@ -258,14 +258,14 @@ def test_partials_and_recursion() -> None:
                 {"_target_": "linear", "in_features": 3, "out_features": 2},
             ],
         },
-        "loss": {"_target_": "mse"},
+        "criterion": {"_target_": "torch.nn.MSELoss"},
         "act": {"_target_": "torch.nn.functional.relu", "_partial_": True},
     }
     built = pbgml.instantiate(cfg, allow=["torch.nn.functional"])
     assert isinstance(built, dict)
-    assert isinstance(built["model"][1], torch.nn.ReLU)
-    assert built["model"](torch.zeros(1, 4)).shape == (1, 2)
-    assert isinstance(built["loss"], torch.nn.MSELoss)
+    assert isinstance(built["net"][1], torch.nn.ReLU)
+    assert built["net"](torch.zeros(1, 4)).shape == (1, 2)
+    assert isinstance(built["criterion"], torch.nn.MSELoss)
     assert isinstance(built["act"], functools.partial)
 
 

@@ -27,7 +27,7 @@ GROUP_KEYS = {key: spec.name for key, spec in by_key().items()}
 _COLLECTION_GROUPS = {key for key, spec in by_key().items() if spec.collection}
 #: How deep a config may nest (far beyond any real one; keeps recursion bounded).
 MAX_DEPTH = 100
-_NEEDS_GROUP = "missing: an experiment needs a {key} (a {group} config with a _target_)"
+_NEEDS_GROUP = "missing required value: an experiment needs a {key} config (a mapping with a _target_)"
 _NOT_A_NODE = "expected a {group} config (a mapping with a _target_), got {value}."
 _NOT_A_COLLECTION = (
     "expected a mapping of names to configs ({key}: {{name: {{_target_: ...}}}}), got {value}"
@@ -273,7 +273,7 @@ class _Walker:
     def problem(self, key: str, message: str, kind: str, suggestion: str | None = None) -> None:
         self.out.issues.append(self.tree.issue(key, message, kind, suggestion))
 
-    def experiment(self, root: dict[str, Any]) -> None:
+    def experiment(self, root: dict[str, Any], *, complete: bool = True) -> None:
         """An experiment: its fields (no unknown key), each of the right kind and type."""
         normalize_experiment(root)
         schema = _experiment_schema()
@@ -319,7 +319,7 @@ class _Walker:
                 continue
             self.walk(v, k, spec.name, 1)
         for k, spec in groups.items():
-            if spec.required and k not in root:
+            if complete and spec.required and k not in root:
                 self.problem(k, _NEEDS_GROUP.format(key=k, group=spec.name), "missing")
 
     def walk(self, value: Any, key: str, group: str | None, depth: int = 0) -> None:
@@ -554,7 +554,7 @@ def _display(target: str, resolved: Resolved) -> str:
         return target
 
 
-def check_tree(tree: Tree, allow: Allow, prefix: str = "") -> Checked:
+def check_tree(tree: Tree, allow: Allow, prefix: str = "", *, complete: bool = True) -> Checked:
     """Walk a plain tree; collect every problem and the targets resolved.
 
     A tree whose top level holds an experiment's fields is an experiment: it is checked
@@ -562,7 +562,7 @@ def check_tree(tree: Tree, allow: Allow, prefix: str = "") -> Checked:
     """
     walker = _Walker(tree, allow)
     if prefix == "" and is_experiment(tree.root):
-        walker.experiment(tree.root)
+        walker.experiment(tree.root, complete=complete)
     else:
         walker.walk(tree.root, prefix, GROUP_KEYS.get(prefix))
     return walker.out
@@ -647,10 +647,16 @@ def check(cfg: Any, *, allow: cabc.Iterable[str] = (), key: str = "") -> None:
     checked_or_raise(cfg, allow, key)
 
 
-def checked_or_raise(cfg: Any, allow: cabc.Iterable[str], key: str) -> Checked:
-    """Read and check ``cfg``; raise a :class:`~pbgml.ConfigError` listing every problem."""
+def checked_or_raise(
+    cfg: Any, allow: cabc.Iterable[str], key: str, *, complete: bool = True
+) -> Checked:
+    """Read and check ``cfg``; raise a :class:`~pbgml.ConfigError` listing every problem.
+
+    ``complete=False`` (what :func:`pbgml.instantiate` asks) accepts an experiment
+    without its required groups: building some of the parts is fine.
+    """
     tree = read_tree(cfg)
-    checked = check_tree(tree, Allow(allow), key)
+    checked = check_tree(tree, Allow(allow), key, complete=complete)
     if checked.issues:
         raise ConfigError(checked.issues, source=tree.source)
     return checked

@@ -145,7 +145,7 @@ def instantiate(cfg: Any, *, allow: cabc.Iterable[str] = (), key: str = "") -> A
     ...     print(str(err).splitlines()[1][:61])
       _target_: 'os.system' (that is posix.system) is not allowed
     """
-    checked = checked_or_raise(cfg, allow, key)
+    checked = checked_or_raise(cfg, allow, key, complete=False)
     return build_checked(checked, key)
 
 

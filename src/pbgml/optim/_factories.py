@@ -45,18 +45,16 @@ LENGTH_ARGUMENTS: dict[type, str] = {
 }
 
 _UNSIZED = (
-    "scheduler.{arg}: None asks the trainer to size {name} from the run, but it was built "
-    "without the run's length (total_steps=..., total_epochs=...): set scheduler.{arg}, or "
+    "{arg}: None asks the trainer to size {name} from the run, but it was built "
+    "without the run's length (total_steps=..., total_epochs=...): set {arg}, or "
     "let pbgml's Trainer build it"
 )
 
 _PLATEAU_NEEDS_MONITOR = (
-    "scheduler.monitor: ReduceLROnPlateau steps on a metric: set scheduler.monitor, "
-    "e.g. 'val/loss'."
+    "monitor: ReduceLROnPlateau steps on a metric: set the scheduler's monitor, e.g. 'val/loss'."
 )
 _MONITOR_NOT_LOGGED = (
-    "scheduler.monitor: the metric {monitor!r} is not among the metrics logged so far "
-    "({logged}).{hint}"
+    "monitor: the metric {monitor!r} is not among the metrics logged so far ({logged}).{hint}"
 )
 
 
@@ -245,7 +243,7 @@ class ScheduledLR:
         ...     plateau.step({"val/los": 0.5})
         ... except ValueError as err:
         ...     print(err)
-        scheduler.monitor: the metric 'val/loss' is not among the metrics logged so far ('val/los'). Did you mean 'val/los'?
+        monitor: the metric 'val/loss' is not among the metrics logged so far ('val/los'). Did you mean 'val/los'?
         """
         object.__setattr__(self, "calls", self.calls + 1)
         if self.calls % self.frequency:
@@ -261,7 +259,8 @@ class ScheduledLR:
                     monitor=self.monitor,
                     logged=", ".join(repr(k) for k in sorted(metrics)) or "none",
                     hint=did_you_mean(monitor, [str(k) for k in metrics]),
-                )
+                ),
+                param="monitor",
             )
         value = metrics[str(self.monitor)]
         self.scheduler.step(float(value))
@@ -344,7 +343,7 @@ class SchedulerFactory:
     ...     SchedulerFactory(torch.optim.lr_scheduler.StepLR, interval="epochs")
     ... except ValueError as err:
     ...     print(err)
-    scheduler.interval: expected 'epoch' or 'step', got 'epochs'. Did you mean 'epoch'?
+    interval: expected 'epoch' or 'step', got 'epochs'. Did you mean 'epoch'?
     """
 
     build: Callable[..., Any]
@@ -356,7 +355,8 @@ class SchedulerFactory:
         if self.interval not in INTERVALS:
             hint = did_you_mean(str(self.interval), INTERVALS)
             raise OptimConfigError(
-                f"scheduler.interval: expected 'epoch' or 'step', got {self.interval!r}.{hint}"
+                f"interval: expected 'epoch' or 'step', got {self.interval!r}.{hint}",
+                param="interval",
             )
         if (
             isinstance(self.frequency, bool)
@@ -364,17 +364,18 @@ class SchedulerFactory:
             or self.frequency < 1
         ):
             raise OptimConfigError(
-                f"scheduler.frequency: expected an integer >= 1, got {self.frequency!r}."
+                f"frequency: expected an integer >= 1, got {self.frequency!r}.",
+                param="frequency",
             )
         if self.monitor is not None and (not isinstance(self.monitor, str) or not self.monitor):
             raise OptimConfigError(
-                f"scheduler.monitor: expected a metric name such as 'val/loss', "
-                f"got {self.monitor!r}."
+                f"monitor: expected a metric name such as 'val/loss', got {self.monitor!r}.",
+                param="monitor",
             )
         func = _func(self.build)
         plateau = isinstance(func, type) and issubclass(func, ReduceLROnPlateau)
         if plateau and self.monitor is None:
-            raise OptimConfigError(_PLATEAU_NEEDS_MONITOR)
+            raise OptimConfigError(_PLATEAU_NEEDS_MONITOR, param="monitor")
 
     @property
     def length_argument(self) -> str | None:
@@ -451,7 +452,7 @@ class SchedulerFactory:
             total = total_steps if self.interval == "step" else total_epochs
             if total is None:
                 name = getattr(_func(build), "__name__", repr(build))
-                raise OptimConfigError(_UNSIZED.format(arg=arg, name=name))
+                raise OptimConfigError(_UNSIZED.format(arg=arg, name=name), param=arg)
             build = functools.partial(build, **{arg: max(1, total // self.frequency)})
         return ScheduledLR(
             scheduler=build(optimizer),
@@ -503,9 +504,10 @@ def finalize_optimizer(
         if param_groups == DEFAULT_PARAM_GROUPS:
             return OptimizerFactory(built, _default_groups(built))
         raise OptimConfigError(
-            f"optimizer.param_groups: expected {DEFAULT_PARAM_GROUPS!r}, null (one group) or "
+            f"param_groups: expected {DEFAULT_PARAM_GROUPS!r}, null (one group) or "
             f"a mapping with keys no_decay, lr_mult, freeze, got {param_groups!r}."
-            + did_you_mean(param_groups, [DEFAULT_PARAM_GROUPS])
+            + did_you_mean(param_groups, [DEFAULT_PARAM_GROUPS]),
+            param="param_groups",
         )
     if param_groups is None:
         return OptimizerFactory(built, None)
@@ -533,6 +535,6 @@ def finalize_scheduler(
     ...     finalize_scheduler(torch.optim.lr_scheduler.ReduceLROnPlateau)
     ... except ValueError as err:
     ...     print(err)
-    scheduler.monitor: ReduceLROnPlateau steps on a metric: set scheduler.monitor, e.g. 'val/loss'.
+    monitor: ReduceLROnPlateau steps on a metric: set the scheduler's monitor, e.g. 'val/loss'.
     """
     return SchedulerFactory(built, interval=interval, frequency=frequency, monitor=monitor)

@@ -52,9 +52,9 @@ class OptimConfigError(ArgumentError):
     ...     ParamGroups(lr_mult={"head": -1.0})
     ... except OptimConfigError as err:
     ...     print(err)
+    ...     print(err.param, "|", err.reason)
     param_groups.lr_mult['head']: expected a number >= 0, got -1.0.
-    >>> err.param, err.reason
-    ('param_groups.lr_mult', 'expected a number >= 0, got -1.0.')
+    param_groups.lr_mult | expected a number >= 0, got -1.0.
     """
 
     def __init__(self, message: str, *, param: str | None = None) -> None:
@@ -166,7 +166,7 @@ class ParamGroups:
         ('bias',)
         >>> try:
         ...     ParamGroups.coerce({"nodecay": ["bias"]})
-        ... except OptimConfigError as err:
+        ... except ValueError as err:
         ...     print(err.param)
         param_groups.nodecay
         """
