@@ -654,3 +654,40 @@ def test_no_training_batches_trains_nothing_and_ends() -> None:
     trainer = quiet(max_epochs=None, max_steps=5, limit_train_batches=0)
     trainer.fit(task(), make_data())
     assert (trainer.global_step, trainer.current_epoch) == (0, 0)
+
+
+def test_several_optimizers_all_step() -> None:
+    class Two(Task):
+        def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+            x, y = batch
+            return nn.functional.cross_entropy(self(x), y)
+
+        def configure_optimizers(self) -> Any:
+            first = torch.optim.SGD(self.model[0].parameters(), lr=0.1)
+            second = torch.optim.SGD(self.model[2].parameters(), lr=0.1)
+            return [first, second], []
+
+    t = Two(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)))
+    before = [p.detach().clone() for p in t.parameters()]
+    trainer = quiet(max_epochs=1)
+    trainer.fit(t, train_dataloaders=make_loader())
+    assert len(trainer.optimizers) == 2
+    assert all(not torch.equal(a, b) for a, b in zip(before, t.parameters(), strict=True))
+
+
+def test_step_checkpoints_fall_on_optimizer_steps_with_accumulation(tmp_path: Path) -> None:
+    from pbgml.train import ModelCheckpoint, load_checkpoint
+
+    cb = ModelCheckpoint(every_n_train_steps=2, every_n_epochs=None, save_top_k=-1)
+    trainer = Trainer(
+        max_epochs=1,
+        accumulate_grad_batches=2,
+        callbacks=[cb],
+        logger=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(task(), make_data(n=64))  # 6 batches: 3 optimizer steps
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["epoch=000-step=000002.ckpt", "last.ckpt"]
+    loop = load_checkpoint(tmp_path / "checkpoints" / "epoch=000-step=000002.ckpt")["loop"]
+    assert (loop["batch"], loop["global_step"]) == (4, 2)  # after the 4th batch, not the 5th

@@ -628,6 +628,9 @@ class Trainer:
                 )
         self.optimizers = optimizers
         self.lr_schedulers = [self._wrap_scheduler(s) for s in schedulers]
+        self._clip_params: list[Tensor] = [
+            p for opt in optimizers for group in opt.param_groups for p in group["params"]
+        ]
 
     @staticmethod
     def _wrap_scheduler(scheduler: Any) -> ScheduledLR:
@@ -859,7 +862,7 @@ class Trainer:
                 scaler.unscale_(opt)
         clip = self.gradient_clip_val
         if clip is not None:
-            params = [p for opt in self.optimizers for g in opt.param_groups for p in g["params"]]
+            params = self._clip_params
             if self.gradient_clip_algorithm == "norm":
                 nn.utils.clip_grad_norm_(params, clip)
             else:
