@@ -27,7 +27,9 @@ GROUP_KEYS = {key: spec.name for key, spec in by_key().items()}
 _COLLECTION_GROUPS = {key for key, spec in by_key().items() if spec.collection}
 #: How deep a config may nest (far beyond any real one; keeps recursion bounded).
 MAX_DEPTH = 100
-_NEEDS_GROUP = "missing required value: an experiment needs a {key} config (a mapping with a _target_)"
+_NEEDS_GROUP = (
+    "missing required value: an experiment needs a {key} config (a mapping with a _target_)"
+)
 _NOT_A_NODE = "expected a {group} config (a mapping with a _target_), got {value}."
 _NOT_A_COLLECTION = (
     "expected a mapping of names to configs ({key}: {{name: {{_target_: ...}}}}), got {value}"
@@ -337,6 +339,16 @@ class _Walker:
             if "_target_" in value:
                 self.node(value, key, group, depth)
                 return
+            for k in value:
+                if _looks_reserved(k) and k not in RESERVED and k != "_allow_":
+                    hits = closest(k, sorted(RESERVED))
+                    if hits:
+                        self.problem(
+                            _join(key, k),
+                            f"unknown reserved key; did you mean {hits[0]!r}?",
+                            "unknown_key",
+                            hits[0],
+                        )
             for k, v in value.items():
                 child = _join(key, k)
                 if key == "":

@@ -157,8 +157,10 @@ def _walk(path: str, may_import: Any) -> Any:
         if found:
             obj = value
             continue
-        if not isinstance(obj, types.ModuleType) or not hasattr(obj, "__path__"):
-            raise AttributeError(name)  # only a package has submodules to import
+        # only a package has submodules to import; read __path__ without hooks (a module
+        # object's __getattr__, such as torch.classes', may run code or raise)
+        if not isinstance(obj, types.ModuleType) or "__path__" not in vars(obj):
+            raise AttributeError(name)
         # the submodule of the module actually reached (an alias may have led elsewhere)
         module_name = f"{obj.__name__}.{name}"
         if not may_import(module_name):
@@ -214,17 +216,26 @@ def _hint(suggestion: str | None) -> str:
 
 
 def _exists(module: str) -> bool:
-    """Whether a module can be found, without importing it (or running any of its code).
+    """Whether a module can be found, without importing it or running any of its code.
 
-    ``find_spec`` imports a dotted name's parent, so it is asked only about top-level
-    names and submodules of packages that are already imported.
+    Only the path finder is asked (the file system), never the other finders on
+    ``sys.meta_path``: those are import machinery of their own (setuptools' finder
+    for ``distutils`` imports setuptools). A submodule is looked up only under a
+    package that is already imported.
     """
-    parent = module.rpartition(".")[0]
-    if parent and parent not in sys.modules:
-        return False
+    from importlib.machinery import PathFinder
+
+    parent, _, last = module.rpartition(".")
+    if parent:
+        package = sys.modules.get(parent)
+        search = vars(package).get("__path__") if package is not None else None
+        if search is None:
+            return False
+    else:
+        last, search = module, None
     try:
-        return importlib.util.find_spec(module) is not None
-    except Exception:  # odd packages (torch.classes) raise anything from their finders
+        return PathFinder.find_spec(last, search) is not None
+    except Exception:  # an odd path entry: treat as not found
         return False
 
 
@@ -278,10 +289,21 @@ def resolve_target(
             "not_allowed",
             suggestion,
         ) from None
-    except Exception:  # ImportError, AttributeError, or whatever an import raised
+    except AttributeError:
         suggestion = _suggest(path, group)
         raise TargetError(
             f"{path!r} does not exist.{_hint(suggestion)}", "not_found", suggestion
+        ) from None
+    except Exception as err:  # an allowed module failed to import: say why, as it said
+        if isinstance(err, ModuleNotFoundError) and err.name and path.startswith(err.name):
+            suggestion = _suggest(path, group)
+            raise TargetError(
+                f"{path!r} does not exist.{_hint(suggestion)}", "not_found", suggestion
+            ) from None
+        text = " ".join(str(err).split())
+        text = text if len(text) <= 300 else text[:297] + "..."
+        raise TargetError(
+            f"{path!r} could not be imported: {type(err).__name__}: {text}", "import_error"
         ) from None
     found = _find(obj, group)
     if found is not None:

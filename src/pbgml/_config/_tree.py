@@ -136,10 +136,48 @@ def _loader_class() -> Any:
     return Loader
 
 
+def _nesting(text: str) -> int:
+    """How deep a YAML text nests, read cheaply before any parser sees it.
+
+    Block nesting is the depth of the stack of indentation columns; flow nesting the
+    depth of ``[`` and ``{`` (quotes and comments aside, roughly: an over-estimate
+    only refuses a file that is nearly too deep anyway).
+    """
+    deepest = 0
+    stack: list[int] = []
+    flow = 0
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(stripped)
+        while stack and stack[-1] >= indent:
+            stack.pop()
+        stack.append(indent)
+        quote = ""
+        for ch in stripped:
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            elif ch == "#":
+                break
+            elif ch in "[{":
+                flow += 1
+                deepest = max(deepest, len(stack) + flow)
+            elif ch in "]}":
+                flow = max(0, flow - 1)
+        deepest = max(deepest, len(stack) + flow)
+    return deepest
+
+
 def _parse(text: str, source: str | None) -> tuple[Any, Any]:
     """Parse YAML once: the node graph (for line numbers and the size bound) and its data."""
     import yaml
 
+    if _nesting(text) > MAX_DEPTH:  # the parsers recurse: refuse before they start
+        issue = ConfigIssue("", f"nested deeper than {MAX_DEPTH} levels", "syntax", source=source)
+        raise ConfigError([issue], source=source)
     loader = _loader_class()(text)
     try:
         node = loader.get_single_node()
@@ -162,7 +200,9 @@ def _parse(text: str, source: str | None) -> tuple[Any, Any]:
         line = mark.line + 1 if mark is not None else None
         where = f" (line {line}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        issue = ConfigIssue("", f"not valid YAML: {problem}{where}", "syntax", source=source)
+        issue = ConfigIssue(
+            "", f"not valid YAML: {problem}{where}", "syntax", source=source, line=line
+        )
         raise ConfigError([issue], source=source) from None
     finally:
         loader.dispose()
@@ -223,7 +263,8 @@ def read_yaml_text(text: str, source: str | None) -> Tree:
     """Parse YAML text (OmegaConf's dialect) once into a plain tree with line numbers."""
     node, data = _parse(text, source)
     if data is None:
-        data = {}
+        issue = ConfigIssue("", "the YAML is empty: expected a config", "syntax", source=source)
+        raise ConfigError([issue], source=source)
     try:
         interpolated = _has_interpolation(data)
     except _TooDeepError:

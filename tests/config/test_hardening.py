@@ -1,0 +1,191 @@
+"""Config hardening: mistakes that used to pass, hostile inputs, causes named."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+import pbgml
+from pbgml import ConfigError
+from pbgml.configs import DigitsDataConf, ExperimentConf, MLPConf
+
+MODEL = {"_target_": "mlp", "in_features": 4, "out_features": 2}
+DATA = {"_target_": "synthetic_classification"}
+
+
+def problems(cfg: object, **kwargs: object) -> list[pbgml.ConfigIssue]:
+    with pytest.raises(ConfigError) as info:
+        pbgml.check(cfg, **kwargs)  # type: ignore[arg-type]
+    return list(info.value.errors)
+
+
+# -- no silently ignored mistake ----------------------------------------------------
+
+
+def test_unknown_top_level_key_of_an_experiment() -> None:
+    (issue,) = problems({"model": MODEL, "data": DATA, "optimzer": {"_target_": "sgd"}})
+    assert issue.key == "optimzer"
+    assert issue.suggestion == "optimizer"
+    assert "did you mean 'optimizer'?" in issue.message
+
+
+def test_unknown_key_of_the_trainer_settings() -> None:
+    (issue,) = problems({"model": MODEL, "data": DATA, "trainer": {"max_epoch": 3}})
+    assert issue.key == "trainer.max_epoch"
+    assert issue.suggestion == "max_epochs"
+
+
+def test_settings_are_type_checked() -> None:
+    (issue,) = problems({"model": MODEL, "data": DATA, "seed": "twelve"})
+    assert (issue.key, issue.kind) == ("seed", "type")
+    assert "expected int or None, got 'twelve'" in issue.message
+
+
+@pytest.mark.parametrize("value", [["adamw"], "adamw"])
+def test_a_string_or_list_where_a_node_belongs(value: object) -> None:
+    (issue,) = problems({"model": MODEL, "data": DATA, "optimizer": value})
+    assert (issue.key, issue.kind) == ("optimizer", "type")
+    assert "expected a optimizer config" in issue.message or "expected an" in issue.message
+
+
+def test_missing_required_groups_and_an_empty_file(tmp_path: Path) -> None:
+    found = problems({"optimizer": {"_target_": "sgd"}})
+    assert {(e.key, e.kind) for e in found} == {("model", "missing"), ("data", "missing")}
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing yet\n")
+    (issue,) = problems(empty)
+    assert issue.kind == "syntax"
+    assert "empty" in issue.message
+    assert issue.source == str(empty)
+
+
+def test_typed_experiment_is_checked_against_its_schema() -> None:
+    cfg = ExperimentConf(model=MLPConf(in_features=64, out_features=10), data=DigitsDataConf())
+    pbgml.check(cfg)
+    node = OmegaConf.structured(cfg)
+    node.seed = None
+    pbgml.check(node)
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"), [("_taget_", "_target_"), ("_partial", "_partial_")]
+)
+def test_typos_of_reserved_keys(key: str, suggestion: str) -> None:
+    cfg: dict[str, object] = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1}
+    if key == "_taget_":
+        cfg = {"_taget_": "torch.optim.SGD", "lr": 0.1}
+    else:
+        cfg[key] = True
+    found = problems(cfg)
+    assert any(e.suggestion == suggestion and e.key == key for e in found), found
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("_recursive_", "false"), ("_convert_", "everything"), ("_partial_", 1)]
+)
+def test_invalid_values_of_reserved_keys(key: str, value: object) -> None:
+    (issue,) = problems(
+        {"_target_": "torch.nn.Linear", "in_features": 2, "out_features": 1, key: value}
+    )
+    assert (issue.key, issue.kind) == (key, "type")
+
+
+def test_optimizer_and_scheduler_of_an_experiment_are_partial_without_saying_so() -> None:
+    cfg = {
+        "model": MODEL,
+        "data": DATA,
+        "optimizer": {"_target_": "sgd", "lr": 0.1},  # no _partial_: true
+        "scheduler": {"_target_": "step_lr", "step_size": 2},
+    }
+    pbgml.check(cfg)
+    parts = pbgml.instantiate(cfg)
+    optimizer = parts["optimizer"](parts["model"])
+    assert optimizer.defaults["lr"] == 0.1
+    assert parts["scheduler"](optimizer).interval == "epoch"
+
+
+def test_outside_an_experiment_a_missing_params_says_how_to_fix() -> None:
+    (issue,) = problems({"_target_": "torch.optim.SGD", "lr": 0.1}, key="optimizer")
+    assert issue.key == "optimizer.params"
+    assert "set _partial_: true" in issue.message
+
+
+# -- causes named -------------------------------------------------------------------
+
+
+def test_an_import_error_inside_an_allowed_module_surfaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "brokenpkg_for_pbgml"
+    package.mkdir()
+    (package / "__init__.py").write_text("import libfoo_that_is_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (issue,) = problems({"_target_": "brokenpkg_for_pbgml.Model"}, allow=["brokenpkg_for_pbgml"])
+    assert issue.kind == "import_error"
+    assert "ModuleNotFoundError: No module named 'libfoo_that_is_not_installed'" in issue.message
+    sys.modules.pop("brokenpkg_for_pbgml", None)
+
+
+def test_yaml_syntax_errors_name_file_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("model:\n  _target_: mlp\n  hidden: [1, 2\n")
+    (issue,) = problems(path)
+    assert issue.kind == "syntax"
+    assert issue.source == str(path)
+    assert issue.line is not None
+    assert "column" in issue.message
+
+
+def test_a_long_value_is_shortened_in_messages() -> None:
+    (issue,) = problems(
+        {"_target_": "torch.nn.Linear", "in_features": "x" * 10_000, "out_features": 1}
+    )
+    assert len(issue.message) < 200
+
+
+# -- hostile input ------------------------------------------------------------------
+
+
+def test_lookup_runs_no_finder_of_a_module_that_is_not_allowed() -> None:
+    script = textwrap.dedent(
+        """
+        import sys, pbgml
+        try:
+            pbgml.check({"_target_": "distutils.core.run_setup"})
+        except pbgml.ConfigError as err:
+            print(err.errors[0].kind)
+        print("setuptools" in sys.modules)
+        """
+    )
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert out == ["not_allowed", "False"]
+
+
+def test_lookup_never_calls_a_module_getattr_hook() -> None:
+    (issue,) = problems({"_target_": "torch.classes.some_ns.SomeClass"})
+    assert issue.kind == "not_found"
+
+
+def test_deep_yaml_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("a: " + "[" * 3000 + "]" * 3000 + "\n")
+    start = time.perf_counter()
+    (issue,) = problems(path)
+    assert time.perf_counter() - start < 5
+    assert issue.kind == "syntax"
+    assert "deeper than" in issue.message
+    assert len(str(issue)) < 400
+    indented = tmp_path / "indented.yaml"
+    indented.write_text("".join(f"{'  ' * i}k{i}:\n" for i in range(400)) + "  " * 400 + "x: 1\n")
+    (issue,) = problems(indented)
+    assert "deeper than" in issue.message
+    assert len(str(issue)) < 400
