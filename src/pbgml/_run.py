@@ -167,6 +167,7 @@ def run(cfg: Any, *, allow: Iterable[str] | None = None) -> RunResult:
     root = tree.root
     if not isinstance(root, dict):
         raise ConfigError([ConfigIssue("", _NOT_A_TREE.format(value=root), "type")])
+    _fill_defaults(root)
     missing = [key for key in ("model", "data") if not isinstance(root.get(key), dict)]
     if missing:
         raise ConfigError(
@@ -205,7 +206,7 @@ def run(cfg: Any, *, allow: Iterable[str] | None = None) -> RunResult:
     extra: dict[str, Any] = {}
     classes = getattr(data, "classes", None)
     keywords = task_factory.keywords if isinstance(task_factory, functools.partial) else {}
-    if classes and keywords.get("class_names") is None:
+    if classes and keywords.get("class_names") is None and _accepts(task_factory, "class_names"):
         extra["class_names"] = list(classes)
     metrics = parts.get("metrics")
     task = task_factory(
@@ -255,6 +256,31 @@ def run(cfg: Any, *, allow: Iterable[str] | None = None) -> RunResult:
         clean = {k: v for k, v in metrics_out.items() if math.isfinite(v)}
         _write_atomic(run_dir / "metrics.json", json.dumps(clean, indent=2, sort_keys=True) + "\n")
     return RunResult(dict(sorted(metrics_out.items())), best, last, str(run_dir))
+
+
+def _fill_defaults(root: dict[str, Any]) -> None:
+    """An experiment that leaves a field out gets :class:`~pbgml.configs.ExperimentConf`'s
+    default (the loss, the optimizer, the task, the trainer, the default callbacks and
+    the CSV logger, the seed), as a typed experiment does; ``null`` stays none."""
+    from pbgml.configs import ExperimentConf
+
+    for f in dataclasses.fields(ExperimentConf):
+        if f.name in root:
+            continue
+        if f.default_factory is not dataclasses.MISSING:
+            root[f.name] = read_tree({"value": f.default_factory()}).root["value"]
+        elif f.default is not dataclasses.MISSING:
+            root[f.name] = f.default
+
+
+def _accepts(factory: Any, name: str) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _has(data: Any, stage: str) -> bool:

@@ -164,3 +164,20 @@ def test_the_digits_preset_trains_in_seconds(tmp_path: Path) -> None:
     assert result.metrics["test/acc"] > 0.85
     assert result.best_checkpoint is not None
     assert Path(result.run_dir).parent.name == "digits_mlp"
+
+
+def test_a_yaml_experiment_gets_the_defaults_of_the_fields_it_leaves_out(tmp_path: Path) -> None:
+    path = tmp_path / "exp.yaml"
+    path.write_text(
+        "model: {_target_: mlp, in_features: 64, out_features: 10}\n"
+        "data: {_target_: digits, batch_size: 64}\n"
+        f"trainer: {{max_epochs: 1, default_root_dir: {tmp_path}, enable_progress_bar: false}}\n"
+    )
+    result = pbgml.run(path)  # a trainer node without _target_: the Trainer's settings
+    run_dir = Path(result.run_dir)
+    assert result.last_checkpoint == str(run_dir / "checkpoints" / "last.ckpt")  # callbacks
+    assert (run_dir / "logs" / "metrics.csv").is_file()  # the CSV logger
+    saved = pbgml.load_yaml(run_dir / "config.yaml")
+    assert saved.seed == 42
+    assert saved.optimizer._target_ == "torch.optim.AdamW"
+    assert saved.task._target_ == "pbgml.train.ClassificationTask"

@@ -43,7 +43,7 @@ class ClassificationTaskConf(TaskConf):
 
 @dataclass(kw_only=True)
 class RegressionTaskConf(TaskConf):
-    """:class:`pbgml.train.RegressionTask`: regression (MSE and MAE metrics by default).
+    """:class:`pbgml.train.RegressionTask`: regression (the MSE metric by default).
 
     Examples
     --------
