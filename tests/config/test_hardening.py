@@ -189,3 +189,96 @@ def test_deep_yaml_is_refused_before_parsing(tmp_path: Path) -> None:
     (issue,) = problems(indented)
     assert "deeper than" in issue.message
     assert len(str(issue)) < 400
+
+
+# -- interpolations: allowed resolvers, bounded expansion, exact round trip -----------
+
+
+def test_only_allowed_resolvers_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def evil(text: str) -> str:
+        calls.append(text)
+        return "pwned"
+
+    OmegaConf.register_new_resolver("eval_for_pbgml_test", evil)
+    try:
+        cfg = {"net": {"_target_": "torch.nn.Linear", "in_features": 2, "out_features": 1}}
+        cfg["note"] = "${eval_for_pbgml_test:rm -rf}"  # type: ignore[assignment]
+        (issue,) = problems(cfg)
+        assert issue.kind == "interpolation"
+        assert "'eval_for_pbgml_test' is not allowed" in issue.message
+        with pytest.raises(ConfigError):
+            pbgml.instantiate(OmegaConf.create(cfg))
+        with pytest.raises(ConfigError):
+            pbgml.load_yaml("a: ${eval_for_pbgml_test:x}\n")
+        assert calls == []  # refused, never called
+    finally:
+        OmegaConf.clear_resolver("eval_for_pbgml_test")
+
+
+def test_the_environment_is_read_only_when_enabled_in_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PBGML_TEST_WIDTH", "7")
+    cfg = {
+        "_target_": "torch.nn.Linear",
+        "in_features": "${oc.env:PBGML_TEST_WIDTH}",
+        "out_features": 1,
+    }
+    (issue,) = problems(cfg)
+    assert "resolvers=['oc.env']" in issue.message
+    layer = pbgml.instantiate(
+        {**cfg, "in_features": "${oc.decode:${oc.env:PBGML_TEST_WIDTH}}"}, resolvers=["oc.env"]
+    )
+    assert layer.in_features == 7
+    assert pbgml.load_yaml("w: ${oc.env:PBGML_TEST_WIDTH}", resolvers=["oc.env"]).w == "7"
+
+
+def test_safe_resolvers_and_plain_references_still_work() -> None:
+    cfg = OmegaConf.create(
+        {
+            "width": 3,
+            "net": {"_target_": "torch.nn.Linear", "in_features": "${width}", "out_features": 1},
+            "keys": "${oc.dict.keys:net}",
+        }
+    )
+    assert pbgml.instantiate(cfg)["net"].in_features == 3
+
+
+def test_interpolation_expansion_is_bounded(tmp_path: Path) -> None:
+    lines = ["a0: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    for i in range(1, 9):
+        prev = f"'${{a{i - 1}}}'"
+        lines.append(f"a{i}: [{', '.join([prev] * 10)}]")
+    path = tmp_path / "laughs.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert len(path.read_text()) < 1000
+    start = time.perf_counter()
+    (issue,) = problems(path)
+    assert time.perf_counter() - start < 5
+    assert issue.kind == "interpolation"
+    assert "expand to more than" in issue.message
+    strings = tmp_path / "strings.yaml"
+    strings.write_text(
+        "s0: xxxxxxxxxx\n"
+        + "".join(f"s{i}: ${{s{i - 1}}}${{s{i - 1}}}${{s{i - 1}}}\n" for i in range(1, 20))
+    )
+    (issue,) = problems(strings)
+    assert "expand to more than" in issue.message
+
+
+def test_to_yaml_writes_interpolations_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PBGML_SECRET", "hunter2")
+    node = OmegaConf.create(
+        {"token": "${oc.env:PBGML_SECRET}", "width": 2, "w2": "${width}", "raw": "\\${x}"}
+    )
+    text = pbgml.to_yaml(node)
+    assert "hunter2" not in text
+    assert "${oc.env:PBGML_SECRET}" in text
+    assert "w2: ${width}" in text
+    again = OmegaConf.create(text)
+    assert again.raw == "${x}"  # still escaped: reads back as the literal text
+    assert OmegaConf.to_container(again, resolve=False) == OmegaConf.to_container(
+        node, resolve=False
+    )

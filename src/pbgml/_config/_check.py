@@ -615,7 +615,13 @@ def normalize_experiment(root: dict[str, Any]) -> None:
             node["_partial_"] = True
 
 
-def check(cfg: Any, *, allow: cabc.Iterable[str] = (), key: str = "") -> None:
+def check(
+    cfg: Any,
+    *,
+    allow: cabc.Iterable[str] = (),
+    key: str = "",
+    resolvers: cabc.Iterable[str] = (),
+) -> None:
     """Validate a whole config without constructing anything; raise every problem at once.
 
     The config may be a config dataclass (class or instance), a ``DictConfig``, a
@@ -635,6 +641,9 @@ def check(cfg: Any, *, allow: cabc.Iterable[str] = (), key: str = "") -> None:
     key
         The key path of ``cfg`` in a larger tree (``"optimizer"``): it prefixes every
         reported key, and says which registry a bare name is looked up in.
+    resolvers
+        Interpolation resolvers allowed besides the safe ones (``["oc.env"]`` to let
+        the config read environment variables); see :doc:`/security`.
 
     Raises
     ------
@@ -656,18 +665,23 @@ def check(cfg: Any, *, allow: cabc.Iterable[str] = (), key: str = "") -> None:
       optimizer.lr: expected float, got 'fast'
       optimizer.lrr: unknown key for torch.optim.AdamW; did you mean 'lr'?
     """
-    checked_or_raise(cfg, allow, key)
+    checked_or_raise(cfg, allow, key, resolvers=resolvers)
 
 
 def checked_or_raise(
-    cfg: Any, allow: cabc.Iterable[str], key: str, *, complete: bool = True
+    cfg: Any,
+    allow: cabc.Iterable[str],
+    key: str,
+    *,
+    complete: bool = True,
+    resolvers: cabc.Iterable[str] = (),
 ) -> Checked:
     """Read and check ``cfg``; raise a :class:`~pbgml.ConfigError` listing every problem.
 
     ``complete=False`` (what :func:`pbgml.instantiate` asks) accepts an experiment
     without its required groups: building some of the parts is fine.
     """
-    tree = read_tree(cfg)
+    tree = read_tree(cfg, resolvers=resolvers)
     checked = check_tree(tree, Allow(allow), key, complete=complete)
     if checked.issues:
         raise ConfigError(checked.issues, source=tree.source)

@@ -101,7 +101,13 @@ class _Builder:
         return obj
 
 
-def instantiate(cfg: Any, *, allow: cabc.Iterable[str] = (), key: str = "") -> Any:
+def instantiate(
+    cfg: Any,
+    *,
+    allow: cabc.Iterable[str] = (),
+    key: str = "",
+    resolvers: cabc.Iterable[str] = (),
+) -> Any:
     """Check a config, then build it: recursively, partials included.
 
     Deny by default: a ``_target_`` is built only if it resolves to a registered
@@ -123,6 +129,8 @@ def instantiate(cfg: Any, *, allow: cabc.Iterable[str] = (), key: str = "") -> A
         Dotted prefixes of extra allowed targets, e.g. ``["my_project.models"]``.
     key
         The key path of ``cfg`` in a larger tree, for messages and registry names.
+    resolvers
+        Interpolation resolvers allowed besides the safe ones (``["oc.env"]``).
 
     Returns
     -------
@@ -145,7 +153,7 @@ def instantiate(cfg: Any, *, allow: cabc.Iterable[str] = (), key: str = "") -> A
     ...     print(str(err).splitlines()[1][:61])
       _target_: 'os.system' (that is posix.system) is not allowed
     """
-    checked = checked_or_raise(cfg, allow, key, complete=False)
+    checked = checked_or_raise(cfg, allow, key, complete=False, resolvers=resolvers)
     return build_checked(checked, key)
 
 

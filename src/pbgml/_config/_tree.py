@@ -12,11 +12,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pbgml._config._interpolation import guard
 from pbgml._errors import ConfigError, ConfigIssue
 
 __all__ = ["MISSING_VALUE", "Tree", "read_tree"]
@@ -87,12 +88,26 @@ def _dataclass_to_plain(obj: Any, depth: int = 0) -> Any:
     return obj
 
 
-def _omegaconf_to_plain(node: Any, source: str | None) -> Any:
+def _guarded(plain: Any, source: str | None, resolvers: Iterable[str]) -> None:
+    """Refuse resolvers that are not allowed and runaway expansion, before resolving."""
+    found = guard(plain, resolvers)
+    if found:
+        raise ConfigError(
+            [ConfigIssue(key, message, "interpolation", source=source) for key, message in found],
+            source=source,
+        )
+
+
+def _omegaconf_to_plain(
+    node: Any, source: str | None, *, resolve: bool = True, resolvers: Iterable[str] = ()
+) -> Any:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    if resolve:
+        _guarded(OmegaConf.to_container(node, resolve=False), source, resolvers)
     try:
-        return OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
+        return OmegaConf.to_container(node, resolve=resolve, throw_on_missing=False)
     except OmegaConfBaseException as err:
         key = str(getattr(err, "full_key", "") or "")
         message = str(err).splitlines()[0]
@@ -259,7 +274,9 @@ def _expanded_size(root: Any) -> int:
     return size(root) if root is not None else 0
 
 
-def read_yaml_text(text: str, source: str | None) -> Tree:
+def read_yaml_text(
+    text: str, source: str | None, *, resolve: bool = True, resolvers: Iterable[str] = ()
+) -> Tree:
     """Parse YAML text (OmegaConf's dialect) once into a plain tree with line numbers."""
     node, data = _parse(text, source)
     if data is None:
@@ -272,11 +289,12 @@ def read_yaml_text(text: str, source: str | None) -> Tree:
             [ConfigIssue("", f"nested deeper than {MAX_DEPTH} levels", "syntax", source=source)],
             source=source,
         ) from None
-    if interpolated:
+    if interpolated and resolve:
         from omegaconf import OmegaConf
 
+        _guarded(data, source, resolvers)
         try:
-            data = _omegaconf_to_plain(OmegaConf.create(data), source)
+            data = _omegaconf_to_plain(OmegaConf.create(data), source, resolvers=resolvers)
         except ConfigError:
             raise
         except Exception as err:  # a malformed interpolation, a key OmegaConf refuses
@@ -288,7 +306,7 @@ def read_yaml_text(text: str, source: str | None) -> Tree:
     return Tree(data, source, _yaml_lines(node) if node is not None else {})
 
 
-def read_tree(cfg: Any) -> Tree:
+def read_tree(cfg: Any, *, resolve: bool = True, resolvers: Iterable[str] = ()) -> Tree:
     """Read a dataclass (class or instance), a DictConfig, a dict or a YAML path.
 
     Examples
@@ -306,9 +324,10 @@ def read_tree(cfg: Any) -> Tree:
                 [ConfigIssue("", f"no such YAML file: {str(path)!r}", "not_found")],
                 source=str(path),
             )
-        return read_yaml_text(path.read_text(encoding="utf-8"), str(path))
+        text = path.read_text(encoding="utf-8")
+        return read_yaml_text(text, str(path), resolve=resolve, resolvers=resolvers)
     if type(cfg).__module__.startswith("omegaconf"):
-        return Tree(_omegaconf_to_plain(cfg, None))
+        return Tree(_omegaconf_to_plain(cfg, None, resolve=resolve, resolvers=resolvers))
     try:
         plain = _dataclass_to_plain(cfg)
         interpolated = _has_interpolation(plain)
@@ -316,16 +335,17 @@ def read_tree(cfg: Any) -> Tree:
         raise ConfigError(
             [ConfigIssue("", f"nested deeper than {MAX_DEPTH} levels", "syntax")]
         ) from None
-    if interpolated:
+    if interpolated and resolve:
         from omegaconf import OmegaConf
 
+        _guarded(plain, None, resolvers)
         try:
             node = OmegaConf.create(plain)
         except Exception as err:  # a malformed interpolation, a key OmegaConf refuses
             message = str(err).splitlines()[0]
             key = str(getattr(err, "full_key", "") or "")
             raise ConfigError([ConfigIssue(key, message, "interpolation")]) from None
-        return Tree(_omegaconf_to_plain(node, None))
+        return Tree(_omegaconf_to_plain(node, None, resolvers=resolvers))
     if not isinstance(plain, dict):
         raise ConfigError(
             [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ def to_yaml(cfg: Any) -> str:
     """Write a config as YAML: a dataclass (class or instance), DictConfig, dict or path.
 
     Hidden fields are written too (``_target_``, ``_partial_``), so the YAML builds
-    the same objects as the Python config it came from.
+    the same objects as the Python config it came from. Interpolations are written as
+    they are (``${oc.env:HOME}`` stays that text, an escaped ``\\${x}`` stays
+    escaped): nothing resolved, so no environment variable lands in the file.
 
     Examples
     --------
@@ -32,7 +35,7 @@ def to_yaml(cfg: Any) -> str:
     """
     import yaml
 
-    root = read_tree(cfg).root
+    root = read_tree(cfg, resolve=False).root  # interpolations as written, never resolved
     text: str = yaml.dump(
         root, Dumper=_dumper(), default_flow_style=False, allow_unicode=True, sort_keys=False
     )
@@ -87,7 +90,9 @@ def _dumper() -> Any:
     return Dumper
 
 
-def load_yaml(path_or_text: str | Path, *, schema: Any = None) -> Any:
+def load_yaml(
+    path_or_text: str | Path, *, schema: Any = None, resolvers: Iterable[str] = ()
+) -> Any:
     """Read a config from a YAML file or from YAML text.
 
     Parameters
@@ -98,6 +103,8 @@ def load_yaml(path_or_text: str | Path, *, schema: Any = None) -> Any:
         A config dataclass to merge the YAML onto: the result is then typed, and a
         value of the wrong type, or a key the schema lacks, is a
         :class:`~pbgml.ConfigError` naming its key.
+    resolvers
+        Interpolation resolvers allowed besides the safe ones (``["oc.env"]``).
 
     Returns
     -------
@@ -124,11 +131,11 @@ def load_yaml(path_or_text: str | Path, *, schema: Any = None) -> Any:
     if isinstance(path_or_text, Path) or (
         "\n" not in path_or_text and str(path_or_text).endswith((".yaml", ".yml"))
     ):
-        tree = read_tree(path_or_text)
+        tree = read_tree(path_or_text, resolvers=resolvers)
         source = tree.source
     else:
         text = str(path_or_text)
-        tree = read_yaml_text(text, None)
+        tree = read_yaml_text(text, None, resolvers=resolvers)
     node = OmegaConf.create(tree.root)
     if schema is None:
         return node
