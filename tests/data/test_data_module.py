@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import torch
 import torch.distributed as dist
-from torch.utils.data import DistributedSampler, RandomSampler, SequentialSampler, TensorDataset
+from torch.utils.data import DistributedSampler, SequentialSampler, TensorDataset
 
-from pbgml.data import ArrayDataset, DataError, DataModule, RandomCrop, split_indices
+from pbgml.data import ArrayDataset, DataError, DataModule, EpochSampler, RandomCrop, split_indices
 
 
 def _indexed(n: int) -> TensorDataset:
@@ -115,7 +115,8 @@ def test_loader_settings() -> None:
     assert train.persistent_workers is True
     assert train.pin_memory is False
     assert train.drop_last is True
-    assert isinstance(train.sampler, RandomSampler)
+    assert isinstance(train.sampler, EpochSampler)  # ordered by (seed, epoch): resumable
+    assert train.sampler.shuffle
     for loader in (dm.val_dataloader(), dm.test_dataloader(), dm.predict_dataloader()):
         assert loader.batch_size == 3
         assert loader.drop_last is False
@@ -128,7 +129,8 @@ def test_defaults_eval_batch_size_and_pin_memory() -> None:
     assert dm.eval_batch_size == 5
     assert dm.pin_memory is torch.cuda.is_available()
     loader = dm.train_dataloader()
-    assert isinstance(loader.sampler, SequentialSampler)
+    assert isinstance(loader.sampler, EpochSampler)
+    assert not loader.sampler.shuffle
     assert torch.cat([x for x, _ in loader]).tolist() == list(range(10))
 
 

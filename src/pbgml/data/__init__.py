@@ -38,7 +38,8 @@ from pbgml.data._factories import (
     tensor_file,
 )
 from pbgml.data._folder import IMAGE_EXTENSIONS, ImageFolder
-from pbgml.data._module import DataModule, split_indices
+from pbgml.data._module import DataModule, EpochSampler, split_indices
+from pbgml.data._settings import LoaderSettings, takes_loader_settings
 from pbgml.data._tabular import CSVDataset, Digits, TensorFileDataset
 from pbgml.data._transforms import (
     NORMALIZE_PRESETS,
@@ -65,9 +66,11 @@ __all__ = [
     "DataError",
     "DataModule",
     "DataNotFoundError",
+    "EpochSampler",
     "Digits",
     "FashionMNIST",
     "ImageFolder",
+    "LoaderSettings",
     "Normalize",
     "RandomCrop",
     "RandomHorizontalFlip",
@@ -88,6 +91,7 @@ __all__ = [
     "split_indices",
     "synthetic_classification",
     "synthetic_regression",
+    "takes_loader_settings",
     "tensor_file",
 ]
 
