@@ -238,12 +238,12 @@ _TM_CLASSIFICATION = {
     "torchmetrics_matthews_corr_coef", "torchmetrics_precision", "torchmetrics_recall",
     "torchmetrics_specificity",
 }  # fmt: skip
-METRIC_VALUES.update({name: {"task": "multiclass", "num_classes": C} for name in _TM_CLASSIFICATION})
+METRIC_VALUES.update(
+    {name: {"task": "multiclass", "num_classes": C} for name in _TM_CLASSIFICATION}
+)
 METRIC_VALUES["torchmetrics_fbeta_score"]["beta"] = 0.5
 REGRESSION_METRICS = {"mse", "mae"} | {
-    name
-    for name in registry.metric.names("torchmetrics_*")
-    if name not in _TM_CLASSIFICATION
+    name for name in registry.metric.names("torchmetrics_*") if name not in _TM_CLASSIFICATION
 }
 
 

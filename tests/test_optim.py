@@ -300,9 +300,7 @@ def test_finalize_null_param_groups_is_one_plain_group() -> None:
 
 
 def test_finalize_rejects_other_strings() -> None:
-    with pytest.raises(
-        OptimConfigError, match=r"param_groups: .* Did you mean 'default'"
-    ):
+    with pytest.raises(OptimConfigError, match=r"param_groups: .* Did you mean 'default'"):
         finalize_optimizer(_adamw(), param_groups="defualt")
 
 

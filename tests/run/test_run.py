@@ -152,7 +152,7 @@ def test_resume_continues_the_run_exactly(tmp_path: Path) -> None:
 
 def test_a_resume_path_that_is_not_a_run_is_a_config_error(tmp_path: Path) -> None:
     cfg = dataclasses.replace(_readme_cfg(tmp_path), resume=str(tmp_path / "nowhere"))
-    with pytest.raises(pbgml.ConfigError, match="resume: .* neither a run directory"):
+    with pytest.raises(pbgml.ConfigError, match=r"resume: .* neither a run directory"):
         pbgml.run(cfg)
 
 

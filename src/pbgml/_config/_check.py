@@ -610,8 +610,9 @@ def normalize_experiment(root: dict[str, Any]) -> None:
         root["trainer"] = {"_target_": "pbgml.train.Trainer", **trainer}
     for key, spec in by_key().items():
         node = root.get(key)
-        partial_node = spec.partial and not spec.collection and isinstance(node, dict)
-        if partial_node and "_target_" in node and "_partial_" not in node:
+        if not (spec.partial and not spec.collection and isinstance(node, dict)):
+            continue
+        if "_target_" in node and "_partial_" not in node:
             node["_partial_"] = True
 
 

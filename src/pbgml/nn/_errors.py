@@ -48,7 +48,7 @@ class ShapeMismatchError(PbgmlError, ValueError):
     ...     print(err.problems[0])
     ...     print(err.fields)
     model.in_channels=3 but data yields samples of shape 1x28x28 (1 channel); set model.in_channels=1
-    ('in_channels',)
+    ('in_channels', 'input_size')
     """
 
     def __init__(

@@ -64,11 +64,18 @@ class Callback:
     def on_train_epoch_start(self, trainer: Trainer, task: Task) -> None:
         """Called at the start of every training epoch."""
 
-    def on_train_batch_start(self, trainer: Trainer, task: Task, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: Trainer, task: Task, batch: Any, batch_idx: int
+    ) -> None:
         """Called before every training step."""
 
     def on_train_batch_end(
-        self, trainer: Trainer, task: Task, outputs: Mapping[str, Tensor], batch: Any, batch_idx: int
+        self,
+        trainer: Trainer,
+        task: Task,
+        outputs: Mapping[str, Tensor],
+        batch: Any,
+        batch_idx: int,
     ) -> None:
         """Called after every training step (``outputs["loss"]`` is detached)."""
 
