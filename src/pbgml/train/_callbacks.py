@@ -430,7 +430,7 @@ class ParamHistograms(Callback):
             names = ", ".join(type(lg).__name__ for lg in loggers) or "no logger"
             warnings.warn(
                 f"ParamHistograms: none of the trainer's loggers records histograms "
-                f"({names}); add the TensorBoard logger (logger=[..., 'tensorboard']).",
+                f"({names}); add a TensorBoardLogger (Trainer(logger=[..., TensorBoardLogger()]), or 'tensorboard' in an experiment's logger).",
                 UserWarning,
                 stacklevel=2,
             )

@@ -47,8 +47,8 @@ class NonFiniteLossError(PbgmlError, FloatingPointError):
 class Interrupted(PbgmlError):  # noqa: N818 - the name is public API
     """``fit`` was stopped by a signal (SIGTERM, SIGUSR1) after writing a checkpoint.
 
-    A library never exits the process: the caller decides (the command line maps
-    it to exit code 143). ``checkpoint_path`` is the checkpoint written at the
+    A library never exits the process: the caller decides (a script would exit with
+    code 143, as a process killed by SIGTERM does). ``checkpoint_path`` is the checkpoint written at the
     step the signal arrived (resume with ``fit(..., ckpt_path=err.checkpoint_path)``)
     and ``signal`` its number.
 

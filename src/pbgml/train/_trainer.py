@@ -369,7 +369,7 @@ class Trainer:
 
     @property
     def checkpoint_dir(self) -> Path:
-        """Where checkpoints go: the first checkpoint callback's folder, else ``run_dir/checkpoints``."""
+        """The folder checkpoints go to: the first checkpoint callback's, else ``run_dir/checkpoints``."""
         cb = self.checkpoint_callback
         if cb is not None and cb.dirpath is not None:
             return Path(cb.dirpath)
