@@ -282,3 +282,25 @@ def test_to_yaml_writes_interpolations_as_written(monkeypatch: pytest.MonkeyPatc
     assert OmegaConf.to_container(again, resolve=False) == OmegaConf.to_container(
         node, resolve=False
     )
+
+
+def test_a_registry_name_gets_the_meta_defaults_of_its_typed_config() -> None:
+    from pbgml.configs import WarmupCosineLRConf
+
+    node = {"_target_": "warmup_cosine", "_partial_": True, "warmup_steps": 2, "total_steps": 9}
+    assert WarmupCosineLRConf(warmup_steps=2).interval == "step"
+    assert pbgml.instantiate(node, key="scheduler").interval == "step"  # as the typed config
+    assert pbgml.instantiate({**node, "interval": "epoch"}, key="scheduler").interval == "epoch"
+    plain = {"_target_": "step_lr", "_partial_": True, "step_size": 2}
+    assert pbgml.instantiate(plain, key="scheduler").interval == "epoch"  # the group's
+
+
+def test_load_yaml_with_a_schema_types_a_node_named_by_its_registry_name() -> None:
+    with pytest.raises(ConfigError, match=r"optimizer\.learning_rate"):
+        pbgml.load_yaml("optimizer: {_target_: adamw, learning_rate: 0.1}", schema=ExperimentConf)
+    with pytest.raises(ConfigError, match=r"optimizer\.eps"):
+        pbgml.load_yaml("optimizer: {_target_: adamw, eps: small}", schema=ExperimentConf)
+    cfg = pbgml.load_yaml("optimizer: {_target_: sgd, lr: 0.5}", schema=ExperimentConf)
+    assert cfg.optimizer._target_ == "sgd"
+    assert cfg.optimizer.momentum == 0.0  # SGDConf's fields, not AdamWConf's
+    assert "betas" not in cfg.optimizer

@@ -516,9 +516,12 @@ class _Walker:
         ``interval`` or ``param_groups``, or a ReduceLROnPlateau without ``monitor``,
         is reported by ``check`` with everything else.
         """
-        from pbgml._config._hooks import finalizer
+        from pbgml._config._hooks import finalizer, meta_defaults
 
-        meta = {k: node[k] for k in registry.meta if k in node}
+        meta = {
+            **meta_defaults(resolved.obj, registry.meta),
+            **{k: node[k] for k in registry.meta if k in node},
+        }
         if any(isinstance(v, str) and "${" in v for v in meta.values()):
             return
         try:

@@ -10,7 +10,7 @@ import typing
 from typing import Any
 
 from pbgml._config._check import RESERVED, Checked, checked_or_raise, signature_of
-from pbgml._config._hooks import finalizer
+from pbgml._config._hooks import finalizer, meta_defaults
 from pbgml._config._targets import GET_OBJ
 from pbgml._config._tree import MISSING_VALUE
 
@@ -68,7 +68,7 @@ class _Builder:
             return built
 
         kwargs: dict[str, Any] = {}
-        meta_values: dict[str, Any] = {}
+        meta_values: dict[str, Any] = dict(meta_defaults(resolved.obj, meta)) if meta else {}
         for name, v in node.items():
             if name in RESERVED:
                 continue

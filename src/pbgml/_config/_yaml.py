@@ -42,13 +42,36 @@ def to_yaml(cfg: Any) -> str:
     return text
 
 
-def _retarget(base: Any, plain: Any) -> None:
+def _typed(target: Any, key: str) -> Any:
+    """The typed config of a ``_target_``: a dotted path, or a registry name looked up in
+    the group of ``key`` (``adamw`` under ``optimizer`` is :class:`AdamWConf`)."""
+    from pbgml._config._check import GROUP_KEYS
+    from pbgml._names import public_path
+    from pbgml.configs._index import typed_config_for
+
+    if not isinstance(target, str):
+        return None
+    if "." in target:
+        return typed_config_for(target)
+    group = GROUP_KEYS.get(key)
+    if group is None:
+        return None
+    from pbgml import registry
+
+    reg = registry.groups()[group]
+    if target not in reg:
+        return None
+    try:
+        return typed_config_for(public_path(reg.get(target)))
+    except TypeError:
+        return None
+
+
+def _retarget(base: Any, plain: Any, prefix: str = "") -> None:
     """Where the YAML picks another component than the schema's default (an SGD where
     the schema has AdamW), swap in that component's typed config, or an untyped node
     when it has none, so the YAML's keys merge onto the right fields."""
     from omegaconf import DictConfig, OmegaConf
-
-    from pbgml.configs._index import typed_config_for
 
     if not isinstance(plain, dict) or not isinstance(base, DictConfig):
         return
@@ -59,8 +82,12 @@ def _retarget(base: Any, plain: Any) -> None:
         target = value.get("_target_")
         if isinstance(current, DictConfig) and not current._is_none() and not current._is_missing():
             if target is not None and target != current.get("_target_"):
-                typed = typed_config_for(target) if isinstance(target, str) else None
-                base[key] = OmegaConf.structured(typed) if typed is not None else {}
+                typed = _typed(target, key if not prefix else f"{prefix}.{key}")
+                if typed is not None:
+                    base[key] = OmegaConf.structured(typed)
+                    base[key]._target_ = target  # as written: a name stays a name
+                else:
+                    base[key] = {}
             else:
                 _retarget(current, value)
 
