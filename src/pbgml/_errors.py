@@ -261,7 +261,8 @@ class ConfigIssue:
         What is wrong and what was expected, with a did-you-mean when one fits.
     kind
         One of ``unknown_key``, ``missing``, ``type``, ``unknown_name``,
-        ``not_allowed``, ``not_found``, ``partial``, ``interpolation``, ``syntax``.
+        ``not_allowed``, ``not_found``, ``import_error``, ``missing_extra``,
+        ``partial``, ``interpolation``, ``syntax``.
     suggestion
         The closest valid name when there is one, else ``None``.
     source

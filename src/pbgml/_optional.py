@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 import warnings
+from collections.abc import Callable
 from types import ModuleType
+from typing import TypeVar
 
 from pbgml._errors import PluginWarning
 
-__all__ = ["BROKEN", "probe"]
+__all__ = ["BROKEN", "installed", "needs", "probe"]
 
 BROKEN = (
     "{package} is installed but failed to import ({error}, importing {module}); pbgml goes "
@@ -64,3 +67,48 @@ def probe(module: str, *, extra: str) -> ModuleType | None:
             )
             warnings.warn(PluginWarning(message), stacklevel=2)
         return None
+
+
+_T = TypeVar("_T")
+
+
+def needs(module: str, *, extra: str) -> Callable[[_T], _T]:
+    """Declare that a component needs an optional package, so :func:`pbgml.check` can
+    report it (with the ``pip install pbgml[extra]`` hint) before anything is built.
+
+    Examples
+    --------
+    >>> from pbgml._optional import needs
+    >>> @needs("sklearn", extra="sklearn")
+    ... def my_data(): ...
+    >>> my_data.__pbgml_needs__
+    (('sklearn', 'sklearn'),)
+    """
+
+    def mark(obj: _T) -> _T:
+        before = tuple(getattr(obj, "__pbgml_needs__", ()))
+        obj.__pbgml_needs__ = (*before, (module, extra))  # type: ignore[attr-defined]
+        return obj
+
+    return mark
+
+
+def installed(module: str) -> bool:
+    """Whether a top-level package is on the path (asks the file system only; imports
+    nothing and runs no other finder).
+
+    Examples
+    --------
+    >>> from pbgml._optional import installed
+    >>> installed("json"), installed("no_such_package_xyz")
+    (True, False)
+    """
+    from importlib.machinery import PathFinder
+
+    top = module.partition(".")[0]
+    if top in sys.modules:
+        return True
+    try:
+        return PathFinder.find_spec(top) is not None
+    except Exception:
+        return False

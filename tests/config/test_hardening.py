@@ -304,3 +304,17 @@ def test_load_yaml_with_a_schema_types_a_node_named_by_its_registry_name() -> No
     assert cfg.optimizer._target_ == "sgd"
     assert cfg.optimizer.momentum == 0.0  # SGDConf's fields, not AdamWConf's
     assert "betas" not in cfg.optimizer
+
+
+def test_a_missing_extra_is_reported_by_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pbgml._optional
+
+    real = pbgml._optional.installed
+    monkeypatch.setattr(pbgml._optional, "installed", lambda m: m != "sklearn" and real(m))
+    found = problems({"model": MODEL, "data": {"_target_": "digits"}})
+    (issue,) = [e for e in found if e.kind == "missing_extra"]
+    assert issue.key == "data"
+    assert "needs scikit-learn" in issue.message
+    assert "pip install pbgml[sklearn]" in issue.message
+    monkeypatch.setattr(pbgml._optional, "installed", real)
+    pbgml.check({"model": MODEL, "data": {"_target_": "digits"}})  # installed here: fine

@@ -379,6 +379,7 @@ class _Walker:
                     self.walk(v, _join(key, k), None, depth + 1)
             return
         self.out.resolved[id(node)] = resolved
+        self.extras(resolved.obj, key, _display(target, resolved))
         at = _At(node, key, depth, resolved, signature_of(resolved.obj), _display(target, resolved))
         at.partial = self.reserved_keys(at)
         self.positional_args(at)
@@ -393,6 +394,19 @@ class _Walker:
         if at.registry is not None and at.registry.finalize:
             self.meta_values(node, key, resolved, at.registry)
         self.required(at)
+
+    def extras(self, obj: Any, key: str, shown: str) -> None:
+        """An optional package the component declared it needs, and that is missing."""
+        from pbgml._optional import installed
+
+        for module, extra in getattr(obj, "__pbgml_needs__", ()):
+            if not installed(module):
+                package = {"sklearn": "scikit-learn", "PIL": "Pillow"}.get(module, module)
+                self.problem(
+                    key,
+                    f"{shown} needs {package}, which is not installed: pip install pbgml[{extra}]",
+                    "missing_extra",
+                )
 
     def reserved_keys(self, at: _At) -> bool:
         """``_partial_``, ``_recursive_``, ``_convert_``: their values; return ``_partial_``."""

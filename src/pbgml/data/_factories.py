@@ -19,6 +19,7 @@ from typing import Any
 from torch.utils.data import Dataset, Subset
 from typing_extensions import Unpack
 
+from pbgml._optional import needs
 from pbgml.data._datasets import SyntheticClassification, SyntheticRegression
 from pbgml.data._errors import DataError
 from pbgml.data._folder import ImageFolder
@@ -246,6 +247,7 @@ def fashion_mnist(
     return _train_test(functools.partial(FashionMNIST, root), val_split, transforms, loader)
 
 
+@needs("sklearn", extra="sklearn")
 @takes_loader_settings
 def digits(
     *,
@@ -416,6 +418,7 @@ def csv(
     return DataModule(train, val=val, test=test, val_split=val_split, **loader)
 
 
+@needs("PIL", extra="vision")
 @takes_loader_settings
 def image_folder(
     root: str,

@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pbgml._errors import did_you_mean
+from pbgml._optional import needs
 from pbgml.data._errors import DataError, malformed, missing, require
 from pbgml.data._transforms import Transform
 
@@ -24,6 +25,7 @@ ARRAY_EXTENSIONS = (".npy", ".pt")
 IMAGE_EXTENSIONS = PIL_EXTENSIONS + ARRAY_EXTENSIONS
 
 
+@needs("PIL", extra="vision")
 class ImageFolder(Dataset[tuple[Any, Any]]):
     """Images sorted in one sub-folder per class: ``root/<class>/<image>``.
 

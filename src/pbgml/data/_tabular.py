@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from pbgml._errors import did_you_mean
+from pbgml._optional import needs
 from pbgml.data._datasets import ArrayDataset
 from pbgml.data._errors import DataError, malformed, missing, require
 from pbgml.data._transforms import Transform
@@ -28,6 +29,7 @@ def _unknown_column(param: str, name: str, columns: Sequence[str], path: str) ->
     )
 
 
+@needs("sklearn", extra="sklearn")
 class Digits(ArrayDataset):
     """scikit-learn's handwritten digits: 1797 images of 8x8 pixels, ten classes.
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pbgml._errors import ArgumentError, MissingExtraError, PbgmlError, require
+from pbgml._optional import needs
 from pbgml.train._base import Logger
 
 if TYPE_CHECKING:
@@ -320,6 +321,7 @@ def _markdown_table(flat: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@needs("tensorboard", extra="tensorboard")
 class TensorBoardLogger(Logger):
     """Write scalars, histograms and hyperparameters for TensorBoard.
 
@@ -428,6 +430,7 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[i : i + size]
 
 
+@needs("mlflow", extra="mlflow")
 class MLflowLogger(Logger):
     """Log a run to MLflow's local tracking store: metrics by step, parameters, status.
 
