@@ -537,27 +537,27 @@ def test_warmup_cosine_resumes_from_state_dict() -> None:
     [
         (
             {"warmup_steps": -1, "total_steps": 5},
-            r"scheduler\.warmup_steps: expected an integer >= 0",
+            r"warmup_steps: expected an integer >= 0",
         ),
         (
             {"warmup_steps": 1, "total_steps": 0},
-            r"scheduler\.total_steps: expected an integer greater than scheduler\.warmup_steps=1",
+            r"total_steps: expected an integer greater than warmup_steps=1",
         ),
         (
             {"warmup_steps": 6, "total_steps": 5},
-            r"scheduler\.total_steps: .* greater than scheduler\.warmup_steps=6 .* got 5\.$",
+            r"total_steps: .* greater than warmup_steps=6 .* got 5\.$",
         ),
         (
             {"warmup_steps": 5, "total_steps": 5},
-            r"scheduler\.total_steps: .* greater than scheduler\.warmup_steps=5",
+            r"total_steps: .* greater than warmup_steps=5",
         ),
         (
             {"warmup_steps": "10", "total_steps": 50},
-            r"scheduler\.warmup_steps: expected an integer >= 0, got '10'",
+            r"warmup_steps: expected an integer >= 0, got '10'",
         ),
         (
             {"warmup_steps": 1, "total_steps": 5.0},
-            r"scheduler\.total_steps: expected an integer .* got 5\.0",
+            r"total_steps: expected an integer .* got 5\.0",
         ),
         (
             {"warmup_steps": 1, "total_steps": 5, "warmup_start_factor": 2.0},
@@ -565,19 +565,19 @@ def test_warmup_cosine_resumes_from_state_dict() -> None:
         ),
         (
             {"warmup_steps": 1, "total_steps": 5, "warmup_start_factor": "0.1"},
-            r"scheduler\.warmup_start_factor: expected a number in \[0, 1\], got '0\.1'",
+            r"warmup_start_factor: expected a number in \[0, 1\], got '0\.1'",
         ),
         (
             {"warmup_steps": 1, "total_steps": 5, "eta_min": "0"},
-            r"scheduler\.eta_min: expected a number >= 0, got '0'",
+            r"eta_min: expected a number >= 0, got '0'",
         ),
         (
             {"warmup_steps": 1, "total_steps": 5, "eta_min": 2.0},
-            r"scheduler\.eta_min: expected a number in \[0, 1\.0\] .* got 2\.0",
+            r"eta_min: expected a number in \[0, 1\.0\] .* got 2\.0",
         ),
         (
             {"warmup_steps": 1, "total_steps": 5, "eta_min": -0.1},
-            r"scheduler\.eta_min: expected a number in \[0, 1\.0\]",
+            r"eta_min: expected a number in \[0, 1\.0\]",
         ),
     ],
 )

@@ -45,16 +45,16 @@ LENGTH_ARGUMENTS: dict[type, str] = {
 }
 
 _UNSIZED = (
-    "{arg}: None asks the trainer to size {name} from the run, but it was built "
+    "None asks the trainer to size {name} from the run, but it was built "
     "without the run's length (total_steps=..., total_epochs=...): set {arg}, or "
     "let pbgml's Trainer build it"
 )
 
 _PLATEAU_NEEDS_MONITOR = (
-    "monitor: ReduceLROnPlateau steps on a metric: set the scheduler's monitor, e.g. 'val/loss'."
+    "ReduceLROnPlateau steps on a metric: set the scheduler's monitor, e.g. 'val/loss'."
 )
 _MONITOR_NOT_LOGGED = (
-    "monitor: the metric {monitor!r} is not among the metrics logged so far ({logged}).{hint}"
+    "the metric {monitor!r} is not among the metrics logged so far ({logged}).{hint}"
 )
 
 
@@ -355,7 +355,7 @@ class SchedulerFactory:
         if self.interval not in INTERVALS:
             hint = did_you_mean(str(self.interval), INTERVALS)
             raise OptimConfigError(
-                f"interval: expected 'epoch' or 'step', got {self.interval!r}.{hint}",
+                f"expected 'epoch' or 'step', got {self.interval!r}.{hint}",
                 param="interval",
             )
         if (
@@ -364,12 +364,12 @@ class SchedulerFactory:
             or self.frequency < 1
         ):
             raise OptimConfigError(
-                f"frequency: expected an integer >= 1, got {self.frequency!r}.",
+                f"expected an integer >= 1, got {self.frequency!r}.",
                 param="frequency",
             )
         if self.monitor is not None and (not isinstance(self.monitor, str) or not self.monitor):
             raise OptimConfigError(
-                f"monitor: expected a metric name such as 'val/loss', got {self.monitor!r}.",
+                f"expected a metric name such as 'val/loss', got {self.monitor!r}.",
                 param="monitor",
             )
         func = _func(self.build)
@@ -504,7 +504,7 @@ def finalize_optimizer(
         if param_groups == DEFAULT_PARAM_GROUPS:
             return OptimizerFactory(built, _default_groups(built))
         raise OptimConfigError(
-            f"param_groups: expected {DEFAULT_PARAM_GROUPS!r}, null (one group) or "
+            f"expected {DEFAULT_PARAM_GROUPS!r}, null (one group) or "
             f"a mapping with keys no_decay, lr_mult, freeze, got {param_groups!r}."
             + did_you_mean(param_groups, [DEFAULT_PARAM_GROUPS]),
             param="param_groups",

@@ -32,10 +32,10 @@ _NORM_TYPES: tuple[type[nn.Module], ...] = (
 _EMBEDDING_TYPES: tuple[type[nn.Module], ...] = (nn.Embedding, nn.EmbeddingBag)
 
 _NO_MATCH = (
-    "{key}: the pattern {pattern!r} matches no parameter of {model}.{hint} "
+    "the pattern {pattern!r} matches no parameter of {model}.{hint} "
     "Patterns are fnmatch patterns on module or parameter names; top-level modules: {top}."
 )
-_UNKNOWN_FIELD = "{prefix}.{key}: unknown key.{hint} Expected some of: {choices}."
+_UNKNOWN_FIELD = "unknown key.{hint} Expected some of: {choices}."
 
 
 class OptimConfigError(ArgumentError):
@@ -57,10 +57,11 @@ class OptimConfigError(ArgumentError):
     param_groups.lr_mult | expected a number >= 0, got -1.0.
     """
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
-        # every message is "<argument>: <what is wrong>"
-        _, sep, rest = message.partition(": ")
-        super().__init__(message, param=param, reason=rest if sep and param else message)
+    def __init__(self, reason: str, *, param: str | None = None, at: str | None = None) -> None:
+        # the message names the argument (or the part of it, ``at``) before the reason
+        label = at or param
+        message = f"{label}: {reason}" if label else reason
+        super().__init__(message, param=param, reason=reason)
 
 
 def _strings(key: str, value: object) -> tuple[str, ...]:
@@ -73,13 +74,11 @@ def _strings(key: str, value: object) -> tuple[str, ...]:
         for item in items:
             if not isinstance(item, str) or not item:
                 raise OptimConfigError(
-                    f"{_PREFIX}.{key}: expected a list of names or patterns, got {item!r} in it.",
+                    f"expected a list of names or patterns, got {item!r} in it.",
                     param=f"{_PREFIX}.{key}",
                 )
         return items
-    raise OptimConfigError(
-        f"{_PREFIX}.{key}: expected a list of patterns, got {value!r}.", param=f"{_PREFIX}.{key}"
-    )
+    raise OptimConfigError(f"expected a list of patterns, got {value!r}.", param=f"{_PREFIX}.{key}")
 
 
 def _multipliers(value: object) -> dict[str, float]:
@@ -87,7 +86,7 @@ def _multipliers(value: object) -> dict[str, float]:
         return {}
     if not isinstance(value, Mapping):
         raise OptimConfigError(
-            f"{_PREFIX}.lr_mult: expected a mapping of pattern to multiplier such as "
+            f"expected a mapping of pattern to multiplier such as "
             f"{{'backbone.*': 0.1}}, got {value!r}.",
             param=f"{_PREFIX}.lr_mult",
         )
@@ -95,13 +94,14 @@ def _multipliers(value: object) -> dict[str, float]:
     for pattern, mult in value.items():
         if not isinstance(pattern, str) or not pattern:
             raise OptimConfigError(
-                f"{_PREFIX}.lr_mult: a key must be a pattern, got {pattern!r}.",
+                f"a key must be a pattern, got {pattern!r}.",
                 param=f"{_PREFIX}.lr_mult",
             )
         if isinstance(mult, bool) or not isinstance(mult, int | float) or not mult >= 0:
             raise OptimConfigError(
-                f"{_PREFIX}.lr_mult[{pattern!r}]: expected a number >= 0, got {mult!r}.",
+                f"expected a number >= 0, got {mult!r}.",
                 param=f"{_PREFIX}.lr_mult",
+                at=f"{_PREFIX}.lr_mult[{pattern!r}]",
             )
         out[pattern] = float(mult)
     return out
@@ -178,7 +178,7 @@ class ParamGroups:
             values = dict(spec)
         else:
             raise OptimConfigError(
-                f"{_PREFIX}: expected a mapping with keys {', '.join(_FIELDS)}, got {spec!r}.",
+                f"expected a mapping with keys {', '.join(_FIELDS)}, got {spec!r}.",
                 param=_PREFIX,
             )
         for key in values:
@@ -186,9 +186,7 @@ class ParamGroups:
                 hits = closest(str(key), _FIELDS)
                 hint = f" Did you mean {hits[0]!r}?" if hits else ""
                 raise OptimConfigError(
-                    _UNKNOWN_FIELD.format(
-                        prefix=_PREFIX, key=key, hint=hint, choices=", ".join(_FIELDS)
-                    ),
+                    _UNKNOWN_FIELD.format(hint=hint, choices=", ".join(_FIELDS)),
                     param=f"{_PREFIX}.{key}",
                 )
         return cls(**values)
@@ -245,7 +243,6 @@ def _check_matches(
         top = ", ".join(repr(n) for n, _ in model.named_children()) or "none"
         raise OptimConfigError(
             _NO_MATCH.format(
-                key=f"{_PREFIX}.{key}",
                 pattern=pattern,
                 model=type(model).__name__,
                 hint=hint,
@@ -315,7 +312,7 @@ def group_dicts(
             entry["lr"] = lr * group.mult if group.mult != 1.0 else lr
         elif group.mult != 1.0:
             raise OptimConfigError(
-                f"{_PREFIX}.lr_mult: {target} has no 'lr' argument to multiply "
+                f"{target} has no 'lr' argument to multiply "
                 f"(group {group.name!r}, multiplier {group.mult!r}).",
                 param=f"{_PREFIX}.lr_mult",
             )
@@ -326,7 +323,7 @@ def group_dicts(
         out.append(entry)
     if not out:
         raise OptimConfigError(
-            f"{_PREFIX}.freeze: no trainable parameter of {type(model).__name__} is left "
+            f"no trainable parameter of {type(model).__name__} is left "
             f"to optimize (frozen: {len(found.frozen)}, "
             f"total: {sum(1 for _ in model.parameters())}).",
             param=f"{_PREFIX}.freeze",

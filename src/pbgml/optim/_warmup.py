@@ -15,13 +15,13 @@ __all__ = ["WarmupCosineLR"]
 
 def _integer(name: str, value: object, low: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise OptimConfigError(f"scheduler.{name}: expected {what}, got {value!r}.")
+        raise OptimConfigError(f"expected {what}, got {value!r}.", param=name)
     return value
 
 
 def _number(name: str, value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise OptimConfigError(f"scheduler.{name}: expected {what}, got {value!r}.")
+        raise OptimConfigError(f"expected {what}, got {value!r}.", param=name)
     return float(value)
 
 
@@ -79,7 +79,7 @@ class WarmupCosineLR(LRScheduler):
     ...     WarmupCosineLR(optimizer, warmup_steps=5, total_steps=5)
     ... except ValueError as err:
     ...     print(err)
-    scheduler.total_steps: expected an integer greater than scheduler.warmup_steps=5 (the warm-up is part of the total), got 5.
+    total_steps: expected an integer greater than warmup_steps=5 (the warm-up is part of the total), got 5.
     """
 
     def __init__(
@@ -96,21 +96,22 @@ class WarmupCosineLR(LRScheduler):
             "total_steps",
             total_steps,
             warmup_steps + 1,
-            f"an integer greater than scheduler.warmup_steps={warmup_steps} "
+            f"an integer greater than warmup_steps={warmup_steps} "
             "(the warm-up is part of the total)",
         )
         start = _number("warmup_start_factor", warmup_start_factor, "a number in [0, 1]")
         if not 0.0 <= start <= 1.0:
             raise OptimConfigError(
-                f"scheduler.warmup_start_factor: expected a number in [0, 1], "
-                f"got {warmup_start_factor!r}."
+                f"expected a number in [0, 1], got {warmup_start_factor!r}.",
+                param="warmup_start_factor",
             )
         floor = _number("eta_min", eta_min, "a number >= 0")
         top = max((self._initial_lr(g, last_epoch) for g in optimizer.param_groups), default=0.0)
         if not 0.0 <= floor <= top:
             raise OptimConfigError(
-                f"scheduler.eta_min: expected a number in [0, {top!r}] (0 up to the largest "
-                f"base learning rate of the optimizer's groups), got {eta_min!r}."
+                f"expected a number in [0, {top!r}] (0 up to the largest "
+                f"base learning rate of the optimizer's groups), got {eta_min!r}.",
+                param="eta_min",
             )
         self.warmup_steps = warmup_steps
         self.total_steps = total_steps
