@@ -262,7 +262,8 @@ class ConfigIssue:
     kind
         One of ``unknown_key``, ``missing``, ``type``, ``unknown_name``,
         ``not_allowed``, ``not_found``, ``import_error``, ``missing_extra``,
-        ``partial``, ``interpolation``, ``syntax``.
+        ``partial``, ``interpolation``, ``syntax``, ``value`` (a value the
+        component's own rules refuse: ``batch_size: 0``).
     suggestion
         The closest valid name when there is one, else ``None``.
     source

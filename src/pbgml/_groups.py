@@ -65,6 +65,10 @@ class GroupSpec:
         Module prefixes whose objects this group's loaders register: a dotted
         ``_target_`` under one of them may be imported while it is looked up, and is
         looked up in this group without loading any other.
+    rules
+        ``"module:attribute"`` of a mapping argument name -> rule that every target of
+        the group obeys (an optimizer's ``lr >= 0``); :func:`pbgml.check` applies them
+        with the rules each component declares itself.
     doc
         One line for the docs and ``--help``.
     """
@@ -80,6 +84,7 @@ class GroupSpec:
     required: bool = False
     loaders: tuple[str, ...] = ()
     homes: tuple[str, ...] = ()
+    rules: str | None = None
     doc: str = ""
 
 
@@ -118,6 +123,7 @@ _ROWS = (
         default="adamw",
         loaders=("pbgml._torch_catalog:torch_optimizers",),
         homes=("torch.optim", "pbgml.optim"),
+        rules="pbgml.optim._rules:OPTIMIZER_RULES",
         doc="Every torch.optim optimizer; partial: the model's parameters come later.",
     ),
     GroupSpec(

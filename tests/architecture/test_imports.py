@@ -29,6 +29,7 @@ LAYERS = {
         "pbgml._names",
         "pbgml._version",
         "pbgml._optional",
+        "pbgml._validate",
     ),
     2: ("pbgml.nn", "pbgml.optim", "pbgml.data", "pbgml.losses", "pbgml.metrics", "pbgml.train"),
     3: ("pbgml.configs", "pbgml._config", "pbgml.hydra"),

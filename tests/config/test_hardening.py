@@ -318,3 +318,38 @@ def test_a_missing_extra_is_reported_by_check(monkeypatch: pytest.MonkeyPatch) -
     assert "pip install pbgml[sklearn]" in issue.message
     monkeypatch.setattr(pbgml._optional, "installed", real)
     pbgml.check({"model": MODEL, "data": {"_target_": "digits"}})  # installed here: fine
+
+
+@pytest.mark.parametrize(
+    ("cfg", "key", "expected"),
+    [
+        ({"_target_": "digits", "batch_size": 0}, "data.batch_size", "must be an int >= 1"),
+        ({"_target_": "digits", "val_split": 1.5}, "data.val_split", "fraction in (0, 1)"),
+        ({"_target_": "datamodule", "num_workers": -1}, "data.num_workers", ">= 0"),
+        ({"_target_": "adamw", "_partial_": True, "lr": -0.1}, "optimizer.lr", ">= 0"),
+        ({"_target_": "sgd", "_partial_": True, "momentum": -1}, "optimizer.momentum", ">= 0"),
+    ],
+)
+def test_value_rules_of_components_are_checked_before_building(
+    cfg: dict[str, object], key: str, expected: str
+) -> None:
+    group = key.partition(".")[0]
+    (issue,) = problems(cfg, key=group)
+    assert (issue.key, issue.kind) == (key, "value")
+    assert expected in issue.message
+
+
+def test_the_rule_lives_in_the_component() -> None:
+    from pbgml.data import DataError, DataModule, digits
+
+    with pytest.raises(DataError, match="batch_size=0 must be an int >= 1"):
+        DataModule(batch_size=0)
+    with pytest.raises(DataError, match="batch_size=0 must be an int >= 1"):
+        digits(batch_size=0)
+    import torch
+
+    with pytest.raises(ValueError, match="Invalid learning rate"):  # torch's own rule
+        torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=-0.1)
+    pbgml.check(
+        {"_target_": "adamw", "_partial_": True, "lr": "${oc.select:x,0.1}"}, key="optimizer"
+    )

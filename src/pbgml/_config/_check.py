@@ -470,6 +470,13 @@ class _Walker:
         if conforms(v, annotation) is False:
             self.problem(child, f"expected {type_name(annotation)}, got {_short(v)}", "type")
             return
+        rule = _rules(at.resolved.obj, at.registry).get(k)
+        if rule is not None and _literal(v):
+            try:
+                rule(v)
+            except ArgumentError as err:
+                self.problem(child, err.reason, "value")
+                return
         self.walk(v, child, None, at.depth + 1)
 
     def unknown_key(self, at: _At, k: str, child: str) -> None:
@@ -558,6 +565,31 @@ class _Walker:
             self.out.resolved[id(node)] = resolve_target(path, self.allow, reference=True)
         except TargetError as err:
             self.problem(_join(key, "path"), err.message, err.kind, err.suggestion)
+
+
+def _literal(value: Any) -> bool:
+    """A value a rule can judge: no node to build, no interpolation, nothing missing."""
+    if isinstance(value, dict):
+        return False
+    if isinstance(value, str):
+        return "${" not in value and value != MISSING_VALUE
+    if isinstance(value, list):
+        return all(_literal(v) for v in value)
+    return True
+
+
+def _rules(obj: Any, registry: Any) -> cabc.Mapping[str, Any]:
+    """The argument rules of a target: its group's, then its own (see ``_validate``)."""
+    from pbgml._groups import GROUPS
+    from pbgml._validate import validators_of
+
+    own = validators_of(obj)
+    spec = GROUPS.get(registry.group) if registry is not None else None
+    if spec is None or spec.rules is None:
+        return own
+    from pbgml._config._hooks import finalizer
+
+    return {**finalizer(spec.rules), **own}
 
 
 def _sized_by_the_run(obj: Any, name: str, registry: Any) -> bool:

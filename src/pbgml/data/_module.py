@@ -9,8 +9,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
 from pbgml._errors import did_you_mean
+from pbgml._validate import validates
 from pbgml.data._datasets import _Transformed, base_dataset, check_int
 from pbgml.data._errors import DataError
+from pbgml.data._settings import LOADER_RULES, SPLIT_RULES
 from pbgml.data._transforms import Transform
 
 __all__ = ["DataModule", "EpochSampler", "split_indices"]
@@ -178,6 +180,7 @@ def _length(dataset: object, param: str) -> int:
         ) from None
 
 
+@validates(**LOADER_RULES, **SPLIT_RULES)
 class DataModule:
     """Datasets and the loaders that batch them: plain PyTorch, no Lightning.
 

@@ -23,11 +23,16 @@ from typing import Any, ParamSpec, TypeVar
 from typing_extensions import TypedDict
 
 from pbgml._errors import did_you_mean
+from pbgml._validate import validates
+from pbgml.data._datasets import check_int
+from pbgml.data._errors import DataError
 
 __all__ = [
+    "LOADER_RULES",
     "LOADER_SETTINGS",
     "LoaderKwargs",
     "LoaderSettings",
+    "SPLIT_RULES",
     "loader_parameters",
     "takes_loader_settings",
 ]
@@ -110,6 +115,46 @@ def loader_parameters() -> list[inspect.Parameter]:
     ]
 
 
+def _batch_size(value: object) -> None:
+    check_int("batch_size", value)
+
+
+def _eval_batch_size(value: object) -> None:
+    if value is not None:
+        check_int("eval_batch_size", value)
+
+
+def _num_workers(value: object) -> None:
+    check_int("num_workers", value, minimum=0)
+
+
+def _split(param: str) -> Callable[[object], None]:
+    def rule(value: object) -> None:
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise DataError(
+                f"{param}={value!r} must be a fraction in (0, 1) or a count of samples",
+                param=param,
+            )
+        if not (0 < value < 1 or (value >= 1 and float(value).is_integer())):
+            raise DataError(
+                f"{param}={value!r} must be a fraction in (0, 1) or a whole count >= 1",
+                param=param,
+            )
+
+    return rule
+
+
+#: The rules of the loader settings and the split, which :func:`pbgml.check` reuses.
+LOADER_RULES = {
+    "batch_size": _batch_size,
+    "eval_batch_size": _eval_batch_size,
+    "num_workers": _num_workers,
+}
+SPLIT_RULES = {"val_split": _split("val_split"), "test_split": _split("test_split")}
+
+
 def _unexpected(name: str, keyword: str, accepted: list[str]) -> TypeError:
     return TypeError(
         f"{name}() got an unexpected keyword argument {keyword!r}."
@@ -167,4 +212,6 @@ def takes_loader_settings(factory: Callable[P, R]) -> Callable[P, R]:
     hints.update(_HINTS)  # resolved: typing.get_type_hints(wrapper) sees every setting
     wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     wrapper.__annotations__ = hints
-    return wrapper
+    # the rules DataModule applies to these arguments, for pbgml.check to reuse
+    rules = {k: v for k, v in {**LOADER_RULES, **SPLIT_RULES}.items() if k in keywords}
+    return validates(**rules)(wrapper)
