@@ -527,7 +527,6 @@ def test_plateau_scheduler_steps_on_the_monitored_metric() -> None:
         ({"limit_train_batches": -1}, "limit_train_batches"),
         ({"limit_val_batches": "all"}, "limit_val_batches"),
         ({"precision": "64"}, "precision"),
-        ({"precision": "16-mixed"}, "precision"),
         ({"accelerator": "tpu"}, "accelerator"),
         ({"devices": 2}, "devices"),
         pytest.param(
@@ -544,8 +543,6 @@ def test_plateau_scheduler_steps_on_the_monitored_metric() -> None:
     ],
 )
 def test_bad_settings_name_the_argument(kwargs: dict[str, Any], param: str) -> None:
-    if param == "precision" and kwargs["precision"] == "16-mixed" and torch.cuda.is_available():
-        pytest.skip("16-mixed is valid with CUDA")
     with pytest.raises(TrainerError) as info:
         Trainer(**kwargs)
     assert info.value.param == param

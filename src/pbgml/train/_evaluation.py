@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from pbgml.train._helpers import _batch_size, _move
+from pbgml.train._helpers import _batch_size
 from pbgml.train._logs import StageLog
 
 if TYPE_CHECKING:
@@ -32,14 +32,14 @@ def evaluate(
     hook = "on_validation_epoch" if stage == "val" else "on_test_epoch"
     for cb in trainer._hooks[f"{hook}_start"]:
         getattr(cb, f"{hook}_start")(trainer, task)
-    device, autocast = trainer.device, trainer._autocast_dtype
+    device, autocast, convert = trainer.device, trainer._autocast_dtype, trainer._convert
     devices = [device] if device.type == "cuda" else []
     with torch.no_grad(), torch.random.fork_rng(devices=devices):
         for batch_idx, batch in enumerate(loader):
             if batch_idx >= limit:
                 break
-            if device.type != "cpu":
-                batch = _move(batch, device)
+            if convert is not None:
+                batch = convert(batch)
             log.batch_size = _batch_size(batch)
             if autocast is None:
                 step(batch, batch_idx)
@@ -63,12 +63,12 @@ def predict(trainer: Trainer, task: Task, loader: Any) -> list[Any]:
     """Every ``task.predict_step`` output, under :func:`torch.no_grad` with the RNG forked."""
     outputs: list[Any] = []
     task.eval()
-    device, autocast = trainer.device, trainer._autocast_dtype
+    device, autocast, convert = trainer.device, trainer._autocast_dtype, trainer._convert
     devices = [device] if device.type == "cuda" else []
     with torch.no_grad(), torch.random.fork_rng(devices=devices):
         for batch_idx, batch in enumerate(loader):
-            if device.type != "cpu":
-                batch = _move(batch, device)
+            if convert is not None:
+                batch = convert(batch)
             if autocast is None:
                 outputs.append(task.predict_step(batch, batch_idx))
             else:

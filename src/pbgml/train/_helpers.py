@@ -15,12 +15,15 @@ from pbgml.train._task import Task
 
 __all__ = ["PRECISIONS"]
 
-#: Accepted ``precision`` values and the autocast dtype they use (``None``: full float32).
+#: Accepted ``precision`` values and the lower dtype they compute in (``None``: full
+#: float32). ``*-mixed`` autocast to it (the weights stay float32); ``bf16-true`` holds
+#: the weights and the inputs in it (no autocast).
 PRECISIONS: dict[str, torch.dtype | None] = {
     "32": None,
     "32-true": None,
     "bf16-mixed": torch.bfloat16,
     "16-mixed": torch.float16,
+    "bf16-true": torch.bfloat16,
 }
 _ACCELERATORS = ("auto", "cpu", "cuda", "gpu")
 _CLIP_ALGORITHMS = ("norm", "value")
@@ -86,15 +89,18 @@ def _batch_size(batch: Any) -> int:
             return 1
 
 
-def _move(batch: Any, device: torch.device) -> Any:
+def _move(batch: Any, device: torch.device, dtype: torch.dtype | None = None) -> Any:
+    """``batch`` on ``device``, its floating tensors in ``dtype`` when one is given."""
     if isinstance(batch, Tensor):
+        if dtype is not None and batch.is_floating_point():
+            return batch.to(device, dtype, non_blocking=batch.is_pinned())
         return batch.to(device, non_blocking=batch.is_pinned())
     if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
-        return type(batch)(*(_move(b, device) for b in batch))
+        return type(batch)(*(_move(b, device, dtype) for b in batch))
     if isinstance(batch, tuple | list):
-        return type(batch)(_move(b, device) for b in batch)
+        return type(batch)(_move(b, device, dtype) for b in batch)
     if isinstance(batch, Mapping):
-        return {k: _move(v, device) for k, v in batch.items()}
+        return {k: _move(v, device, dtype) for k, v in batch.items()}
     return batch
 
 

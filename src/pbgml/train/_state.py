@@ -153,6 +153,7 @@ def checkpoint_dict(trainer: Trainer, *, finished_epoch: bool | None = None) -> 
         "loop": {
             "epoch": trainer.current_epoch,
             "global_step": trainer.global_step,
+            "skipped_steps": trainer.skipped_steps,
             "batch": trainer._batches_in_epoch,
             "epoch_finished": finished,
             "total_batches": trainer._total_batches,
@@ -208,6 +209,7 @@ def restore(trainer: Trainer, checkpoint: Mapping[str, Any], task: Task) -> None
     loop = checkpoint["loop"]
     trainer.current_epoch = int(loop["epoch"])
     trainer.global_step = int(loop["global_step"])
+    trainer.skipped_steps = int(loop.get("skipped_steps", 0))
     trainer._batches_in_epoch = int(loop["batch"])
     trainer._epoch_finished = bool(loop["epoch_finished"])
     trainer._total_batches = int(loop.get("total_batches", 0))

@@ -14,7 +14,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from pbgml.optim import ScheduledLR
-from pbgml.train import _evaluation, _state
+from pbgml.train import _evaluation, _precision, _state
 from pbgml.train._base import Callback, Logger
 from pbgml.train._checkpoint import (
     ModelCheckpoint,
@@ -33,7 +33,6 @@ from pbgml.train._helpers import (
     _check_int,
     _length,
     _limit,
-    _move,
     _overridden,
     _overrides,
 )
@@ -68,8 +67,13 @@ class Trainer:
     devices
         ``1`` (several devices come with distributed training).
     precision
-        ``"32"``, ``"bf16-mixed"`` (autocast to bfloat16, also on CPU) or
-        ``"16-mixed"`` (float16 autocast and a gradient scaler, CUDA only).
+        ``"32"``; ``"bf16-mixed"`` (autocast to bfloat16, CPU and CUDA);
+        ``"16-mixed"`` (float16 autocast and a ``torch.amp.GradScaler``, CUDA and CPU:
+        gradients are unscaled before clipping, a step the scaler skips for inf/NaN
+        gradients steps no ``"step"``-interval scheduler and is counted in
+        :attr:`skipped_steps`; the scaler's state is in the checkpoints); or
+        ``"bf16-true"`` (weights and floating inputs in bfloat16, no autocast; the
+        metrics' states stay as they are).
     gradient_clip_val, gradient_clip_algorithm
         Clip the gradients' total norm (``"norm"``) or each value (``"value"``) to
         this before each optimizer step.
@@ -122,7 +126,7 @@ class Trainer:
     ...     Trainer(precision="16")
     ... except ValueError as err:
     ...     print(err)
-    precision='16' is not one of '16-mixed', '32', '32-true', 'bf16-mixed'
+    precision='16' is not one of '16-mixed', '32', '32-true', 'bf16-mixed', 'bf16-true'
     """
 
     def __init__(
@@ -207,11 +211,7 @@ class Trainer:
         if max_epochs is not None and max_epochs >= 0 and max_steps is not None and max_steps == 0:
             raise TrainerError("max_steps=0 trains nothing: use None or -1", param="max_steps")
         self.device = self._pick_device(accelerator)
-        if precision == "16-mixed" and self.device.type != "cuda":
-            raise TrainerError(
-                "precision='16-mixed' needs CUDA (a gradient scaler); on CPU use 'bf16-mixed'",
-                param="precision",
-            )
+        _precision.check_precision(precision, self.device)
         self.max_epochs = None if max_epochs is None or max_epochs < 0 else max_epochs
         self.min_epochs = min_epochs
         self.max_steps = None if max_steps is None or max_steps < 0 else max_steps
@@ -265,11 +265,14 @@ class Trainer:
         self.optimizers: list[torch.optim.Optimizer] = []
         self.lr_schedulers: list[ScheduledLR] = []
         self.scaler: Any = None
+        #: Optimizer steps the gradient scaler skipped (inf/NaN gradients under ``16-mixed``).
+        self.skipped_steps = 0
         self.task: Task | None = None
         self.datamodule: Any = None
         self.train_dataloader: Any = None
         self.val_dataloaders: Any = None
-        self._autocast_dtype = PRECISIONS[precision]
+        self._autocast_dtype = _precision.autocast_dtype(precision)
+        self._convert = _precision.batch_converter(precision, self.device)
         self._train_log = StageLog("train", on_step=True)
         self._batches_in_epoch = 0
         self._total_batches = 0
@@ -401,6 +404,7 @@ class Trainer:
         self.task = task
         task._trainer = self
         task.to(self.device)
+        _precision.to_true_dtype(task, self.precision)
         if self.datamodule is not None and task.class_names is None:
             classes = getattr(self.datamodule, "classes", None)
             if isinstance(classes, list):
@@ -656,8 +660,9 @@ class Trainer:
             else _limit("limit_val_batches", _length(val_loader), self.limit_val_batches)
         )
         self._configure_optimizers(task)
-        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "16-mixed" else None
+        self.scaler = _precision.make_scaler(self.precision, self.device)
         self.global_step = 0
+        self.skipped_steps = 0
         self.current_epoch = 0
         self._batches_in_epoch = 0
         self._total_batches = 0
@@ -760,8 +765,8 @@ class Trainer:
         limit = self.num_training_batches
         accumulate = self.accumulate_grad_batches
         device = self.device
-        move = device.type != "cpu"
-        on_cpu = not move
+        convert = self._convert
+        on_cpu = device.type == "cpu"
         h_start, h_end = hooks["on_train_batch_start"], hooks["on_train_batch_end"]
         autocast = self._autocast_dtype
         scaler = self.scaler
@@ -783,8 +788,8 @@ class Trainer:
         for batch_idx, batch in enumerate(iterator, start_batch):
             if batch_idx >= limit:
                 break
-            if move:
-                batch = _move(batch, device)
+            if convert is not None:
+                batch = convert(batch)
             for cb in h_start:
                 cb.on_train_batch_start(self, task, batch, batch_idx)
             size = train_log.batch_size = _batch_size(batch)
@@ -870,19 +875,26 @@ class Trainer:
         for cb in self._hooks["on_before_optimizer_step"]:
             for opt in self.optimizers:
                 cb.on_before_optimizer_step(self, task, opt)
-        for opt in self.optimizers:
-            if scaler is not None:
-                scaler.step(opt)
-            else:
+        stepped = True
+        if scaler is None:
+            for opt in self.optimizers:
                 opt.step()
-        if scaler is not None:
+        else:
+            # scaler.step reads its inf check on the host already: get_scale costs no more
+            scale = scaler.get_scale()
+            for opt in self.optimizers:
+                scaler.step(opt)
             scaler.update()
+            stepped = scaler.get_scale() >= scale  # it backs off when it skipped a step
+            if not stepped:
+                self.skipped_steps += 1
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=True)
         self.global_step += 1
-        for sched in self.lr_schedulers:
-            if sched.interval == "step":
-                sched.step(self.callback_metrics)
+        if stepped:
+            for sched in self.lr_schedulers:
+                if sched.interval == "step":
+                    sched.step(self.callback_metrics)
 
     def _raise_nonfinite(self, value: float, epoch: int, batch_idx: int) -> None:
         raise NonFiniteLossError(
