@@ -97,3 +97,15 @@ design_example = ExperimentConf(
     trainer=TrainerConf(max_epochs=20),
 )
 ExperimentConf(model=DigitsDataConf(), data=DigitsDataConf())  # type: ignore[arg-type]
+
+# -- components: the data factories' loader settings are typed keywords ------------------
+from pbgml.configs import TrainerConf as _TrainerConf  # noqa: E402
+from pbgml.data import DataModule, cifar10  # noqa: E402
+from pbgml.train import Trainer  # noqa: E402
+
+assert_type(cifar10("data", batch_size=4), DataModule)
+cifar10("data", batch_size="x")  # type: ignore[arg-type]
+cifar10("data", batch_sise=4)  # type: ignore[call-arg]
+assert_type(_TrainerConf(val_check_interval=100).val_check_interval, int | float)
+Trainer(max_epochs="ten")  # type: ignore[arg-type]
+assert_type(pbgml.run(design_example), pbgml.RunResult)
