@@ -27,6 +27,7 @@ PRECISIONS: dict[str, torch.dtype | None] = {
 }
 _ACCELERATORS = ("auto", "cpu", "cuda", "gpu")
 _CLIP_ALGORITHMS = ("norm", "value")
+_COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _HOOKS = (
     "on_train_epoch_start",
     "on_train_batch_start",

@@ -26,6 +26,7 @@ from pbgml.train._errors import Interrupted, NonFiniteLossError, TrainerError
 from pbgml.train._helpers import (
     _ACCELERATORS,
     _CLIP_ALGORITHMS,
+    _COMPILE_MODES,
     _HOOKS,
     PRECISIONS,
     _batch_size,
@@ -110,6 +111,14 @@ class Trainer:
         The resolved config as YAML text, stored in every checkpoint as it is (never parsed).
     hparams
         Hyperparameters given to the loggers at the start of fit, with the parameter counts.
+    compile, compile_mode, compile_backend
+        ``compile=True`` runs the forward of the task's ``model`` (of the task itself
+        when it has no ``model``) through ``torch.compile(mode=compile_mode,
+        backend=compile_backend)`` (default backend ``"inductor"``; ``"aot_eager"``
+        compiles fast, for tests) in every stage of this trainer, and puts the plain
+        forward back afterwards. The parameter names do not change: checkpoints hold
+        the plain module's state_dict, so a compiled run resumes uncompiled and the
+        reverse.
 
     Examples
     --------
@@ -157,6 +166,9 @@ class Trainer:
         logger: Logger | Iterable[Logger] | bool | None = None,
         config_text: str | None = None,
         hparams: Mapping[str, Any] | None = None,
+        compile: bool = False,
+        compile_mode: str | None = None,
+        compile_backend: str | None = None,
     ) -> None:
         _check_int("max_epochs", max_epochs, -1, none=True)
         _check_int("min_epochs", min_epochs, 0)
@@ -203,6 +215,20 @@ class Trainer:
                 f"gradient_clip_algorithm={gradient_clip_algorithm!r} must be 'norm' or 'value'",
                 param="gradient_clip_algorithm",
             )
+        if not isinstance(compile, bool):
+            raise TrainerError(f"compile={compile!r} must be True or False", param="compile")
+        if compile_mode not in _COMPILE_MODES:
+            raise TrainerError(
+                f"compile_mode={compile_mode!r} is not one of "
+                f"{', '.join(map(repr, _COMPILE_MODES))}",
+                param="compile_mode",
+            )
+        if compile_backend is not None and not isinstance(compile_backend, str):
+            raise TrainerError(
+                f"compile_backend={compile_backend!r} must be a torch.compile backend name "
+                "('inductor', 'aot_eager', ...) or None",
+                param="compile_backend",
+            )
         if isinstance(fast_dev_run, bool):
             dev_batches = 1 if fast_dev_run else 0
         else:
@@ -216,6 +242,10 @@ class Trainer:
         self.min_epochs = min_epochs
         self.max_steps = None if max_steps is None or max_steps < 0 else max_steps
         self.precision = precision
+        self.compile = compile
+        self.compile_mode = compile_mode
+        self.compile_backend = compile_backend
+        self._compiled: tuple[nn.Module, Any] | None = None
         self.gradient_clip_val = gradient_clip_val
         self.gradient_clip_algorithm = gradient_clip_algorithm
         self.accumulate_grad_batches = accumulate_grad_batches
@@ -405,6 +435,7 @@ class Trainer:
         task._trainer = self
         task.to(self.device)
         _precision.to_true_dtype(task, self.precision)
+        compiled = self._compile(task) if self.compile else None
         if self.datamodule is not None and task.class_names is None:
             classes = getattr(self.datamodule, "classes", None)
             if isinstance(classes, list):
@@ -436,10 +467,39 @@ class Trainer:
                 cb.teardown(self, task, stage)
             task.train(was_training)
             task._log_sink = None
+            if compiled is not None:
+                if compiled[1] is None:
+                    compiled[0].__dict__.pop("forward", None)
+                else:
+                    compiled[0].__dict__["forward"] = compiled[1]
             if deterministic is not None:
                 torch.use_deterministic_algorithms(deterministic)
             self.state = None
             self.training = False
+
+    def _compile(self, task: Task) -> tuple[nn.Module, Any]:
+        """Compile the forward of the task's model (once per trainer) and use it in place.
+
+        The compiled forward is an instance attribute of the module: its hooks still
+        run, its state_dict keys do not change (``torch.compile(module)`` would prefix
+        them with ``_orig_mod.``; in torch 2.13 ``nn.Module.compile`` silently runs
+        eager). Returns the module and the instance ``forward`` it had (``None``: the
+        class's), which :meth:`_stage` puts back.
+        """
+        model = getattr(task, "model", None)
+        target: nn.Module = model if isinstance(model, nn.Module) else task
+        previous = target.__dict__.get("forward")
+        cached = self._compiled
+        if cached is not None and cached[0] is target:
+            compiled = cached[1]
+        else:
+            options: dict[str, Any] = {"backend": self.compile_backend or "inductor"}
+            if self.compile_mode is not None:
+                options["mode"] = self.compile_mode
+            compiled = torch.compile(target.forward, **options)
+            self._compiled = (target, compiled)
+        target.__dict__["forward"] = compiled
+        return target, previous
 
     def _finalize_loggers(self, status: str) -> None:
         if self.is_global_zero:
