@@ -353,3 +353,80 @@ def test_the_rule_lives_in_the_component() -> None:
     pbgml.check(
         {"_target_": "adamw", "_partial_": True, "lr": "${oc.select:x,0.1}"}, key="optimizer"
     )
+
+
+# -- found in review: resolver policy enforced at resolve time, depth, later arguments --
+
+_SNEAKY = [
+    "n: evil_for_pbgml\na: ${${n}:1}\n",  # a resolver name built from an interpolation
+    "x: env\na: ${oc.${x}:PBGML_SECRET}\n",
+    "n: oc.env\na: ${${n}:PBGML_SECRET}\n",
+    "a: \\\\${oc.env:PBGML_SECRET}\n",  # an escaped backslash, then a live interpolation
+    "a: ${oc.decode:'\\${oc.env:PBGML_SECRET}'}\n",  # a string oc.decode resolves itself
+    "a: ${oc.decode:'\\${evil_for_pbgml:2}'}\n",
+]
+
+
+@pytest.mark.parametrize("text", _SNEAKY)
+def test_no_spelling_of_a_resolver_gets_past_the_policy(
+    text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[object] = []
+    monkeypatch.setenv("PBGML_SECRET", "s3cr3t")
+    OmegaConf.register_new_resolver("evil_for_pbgml", lambda *a: calls.append(a) or "x")
+    try:
+        with pytest.raises(ConfigError) as info:
+            pbgml.load_yaml(text)
+        assert "s3cr3t" not in str(info.value)
+        path = tmp_path / "c.yaml"
+        path.write_text(text)
+        with pytest.raises(ConfigError):
+            pbgml.check(path)
+        assert calls == []
+    finally:
+        OmegaConf.clear_resolver("evil_for_pbgml")
+
+
+def test_escaped_text_stays_text_in_what_load_yaml_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PBGML_SECRET", "s3cr3t")
+    node = pbgml.load_yaml("a: \\${oc.env:PBGML_SECRET}\n")
+    assert node.a == "${oc.env:PBGML_SECRET}"  # read later: still text, never resolved
+
+
+def test_a_decode_bomb_is_refused_fast(tmp_path: Path) -> None:
+    lines = ["a0: 1"]
+    for i in range(1, 8):
+        inner = ",".join([f"\\${{a{i - 1}}}"] * 10)
+        lines.append(f"a{i}: ${{oc.decode:'[{inner}]'}}")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    start = time.perf_counter()
+    with pytest.raises(ConfigError):
+        pbgml.check(path)
+    assert time.perf_counter() - start < 5
+
+
+def test_compact_block_nesting_is_bounded_too() -> None:
+    with pytest.raises(ConfigError, match="deeper than"):
+        pbgml.load_yaml("a:\n  " + "- " * 500 + "x\n")
+    with pytest.raises(ConfigError, match="not a config value"):
+        pbgml.load_yaml("a: !!set {x, y}\n")
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ({"optimizer": {"_target_": "adamw", "params": []}}, "optimizer.params"),
+        (
+            {"scheduler": {"_target_": "step_lr", "step_size": 1, "optimizer": 1}},
+            "scheduler.optimizer",
+        ),
+        ({"task": {"_target_": "classification", "model": MODEL}}, "task.model"),
+        ({"trainer": {"callbacks": []}}, "trainer.callbacks"),
+        ({"callbacks": {"b": {}}}, "callbacks.b"),
+        ({"logger": {"csv": "csv"}}, "logger.csv"),
+    ],
+)
+def test_what_the_run_supplies_cannot_be_set_in_a_node(extra: dict[str, object], key: str) -> None:
+    (issue,) = problems({"model": MODEL, "data": DATA, **extra})
+    assert issue.key == key

@@ -27,6 +27,11 @@ GROUP_KEYS = {key: spec.name for key, spec in by_key().items()}
 _COLLECTION_GROUPS = {key for key, spec in by_key().items() if spec.collection}
 #: How deep a config may nest (far beyond any real one; keeps recursion bounded).
 MAX_DEPTH = 100
+#: Where an argument supplied later is set instead, when the experiment has a field for it.
+_TOP_LEVEL_INSTEAD = {
+    k: f" (set the experiment's top-level {k!r})"
+    for k in ("model", "loss", "optimizer", "scheduler", "metrics", "callbacks", "logger")
+}
 _NEEDS_GROUP = (
     "missing required value: an experiment needs a {key} config (a mapping with a _target_)"
 )
@@ -311,6 +316,14 @@ class _Walker:
                 if not isinstance(v, dict):
                     self.problem(k, _NOT_A_COLLECTION.format(key=k, value=_short(v)), "type")
                     continue
+                for name, entry in v.items():
+                    if entry is not None and not (isinstance(entry, dict) and "_target_" in entry):
+                        self.problem(
+                            _join(k, name),
+                            f"expected a {spec.name} config (a mapping with a _target_), got "
+                            f"{_short(entry)}",
+                            "type",
+                        )
             elif not isinstance(v, dict):
                 self.problem(
                     k,
@@ -449,6 +462,16 @@ class _Walker:
         child = _join(at.key, k)
         if k in at.meta:
             self.walk(v, child, None, at.depth + 1)
+            return
+        registry = at.registry
+        if at.partial and registry is not None and registry.partial and k in registry.exclude:
+            where = _TOP_LEVEL_INSTEAD.get(k, "")
+            self.problem(
+                child,
+                f"{k!r} is passed in when the {registry.group} is built: remove it from "
+                f"here{where}",
+                "unknown_key",
+            )
             return
         param = at.sig.params.get(k)
         if param is None or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):

@@ -15,10 +15,11 @@ the unresolved tree, so a hostile file is refused fast with a :class:`~pbgml.Con
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["MAX_EXPANDED", "SAFE_RESOLVERS", "guard"]
+__all__ = ["MAX_EXPANDED", "SAFE_RESOLVERS", "escape", "guard", "restricted"]
 
 #: Resolvers any config may call: pure functions of the config itself.
 SAFE_RESOLVERS = frozenset(
@@ -142,3 +143,65 @@ def guard(plain: Any, resolvers: Iterable[str] = ()) -> list[tuple[str, str]]:
                 )
             )
     return problems
+
+
+def _no_nested(wrapped: Any, name: str) -> Any:
+    """``oc.decode`` / ``oc.create`` read their argument as a config of its own: one that
+    holds interpolations could call any resolver, or expand without bound. Refused."""
+
+    def resolver(*args: Any, **kwargs: Any) -> Any:
+        call_args = args[3] if len(args) > 3 else kwargs.get("args", ())
+        if any(_holds_interpolation(a) for a in call_args):
+            raise ValueError(
+                f"{name}: an argument that holds an interpolation is refused (it would be "
+                "resolved without pbgml's checks)"
+            )
+        return wrapped(*args, **kwargs)
+
+    return resolver
+
+
+def _holds_interpolation(value: Any) -> bool:
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, dict):
+        return any(_holds_interpolation(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_interpolation(v) for v in value)
+    return False
+
+
+@contextmanager
+def restricted(resolvers: Iterable[str] = ()) -> Iterator[None]:
+    """Resolve with only the allowed resolvers registered (the enforcement).
+
+    :func:`guard` words a clear error for what it can see in the text; this is what
+    makes the policy hold whatever the text hides (a resolver name built from another
+    interpolation, an escape, a string ``oc.decode`` resolves itself): while a config
+    is resolved, OmegaConf's table of resolvers holds the allowed ones only.
+    """
+    from omegaconf.basecontainer import BaseContainer
+
+    allowed = SAFE_RESOLVERS | frozenset(resolvers)
+    saved = BaseContainer._resolvers
+    table = {name: fn for name, fn in saved.items() if name in allowed}
+    for name in ("oc.decode", "oc.create"):
+        if name in table:
+            table[name] = _no_nested(table[name], name)
+    BaseContainer._resolvers = table
+    try:
+        yield
+    finally:
+        BaseContainer._resolvers = saved
+
+
+def escape(value: Any) -> Any:
+    """A resolved tree with every ``${`` escaped, so that an OmegaConf node made of it
+    holds text, never a live interpolation that would resolve later, unchecked."""
+    if isinstance(value, str):
+        return value.replace("${", "\\${") if "${" in value else value
+    if isinstance(value, dict):
+        return {k: escape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape(v) for v in value]
+    return value

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pbgml._config._interpolation import guard
+from pbgml._config._interpolation import guard, restricted
 from pbgml._errors import ConfigError, ConfigIssue
 
 __all__ = ["MISSING_VALUE", "Tree", "read_tree"]
@@ -107,7 +107,8 @@ def _omegaconf_to_plain(
     if resolve:
         _guarded(OmegaConf.to_container(node, resolve=False), source, resolvers)
     try:
-        return OmegaConf.to_container(node, resolve=resolve, throw_on_missing=False)
+        with restricted(resolvers):
+            return OmegaConf.to_container(node, resolve=resolve, throw_on_missing=False)
     except OmegaConfBaseException as err:
         key = str(getattr(err, "full_key", "") or "")
         message = str(err).splitlines()[0]
@@ -169,6 +170,12 @@ def _nesting(text: str) -> int:
         while stack and stack[-1] >= indent:
             stack.pop()
         stack.append(indent)
+        # compact block nesting on one line: "- - - x" (or "? "): one level per indicator
+        rest, compact = stripped, 0
+        while rest[:2] in ("- ", "? ") or rest in ("-", "?"):
+            compact += 1
+            rest = rest[2:].lstrip(" ")
+        deepest = max(deepest, len(stack) + compact)
         quote = ""
         for ch in stripped:
             if quote:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pbgml._config._interpolation import escape
 from pbgml._config._tree import read_tree, read_yaml_text
 
 __all__ = ["load_yaml", "to_yaml"]
@@ -136,7 +137,9 @@ def load_yaml(
     Returns
     -------
     omegaconf.DictConfig
-        The config, interpolations resolved.
+        The config, interpolations resolved (with the allowed resolvers only); a
+        ``${`` left in a value, from escaped text, is escaped again, so reading the
+        node later never resolves anything.
 
     Examples
     --------
@@ -163,7 +166,12 @@ def load_yaml(
     else:
         text = str(path_or_text)
         tree = read_yaml_text(text, None, resolvers=resolvers)
-    node = OmegaConf.create(tree.root)
+    try:  # resolved already: escape "${" so no text becomes a live interpolation again
+        node = OmegaConf.create(escape(tree.root))
+    except (OmegaConfBaseException, ValueError) as err:  # a value OmegaConf cannot hold
+        message = " ".join(str(err).split())[:200]
+        issue = ConfigIssue("", f"not a config value: {message}", "type", source=source)
+        raise ConfigError([issue], source=source) from None
     if schema is None:
         return node
     try:
