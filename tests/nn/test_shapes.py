@@ -155,7 +155,34 @@ def test_token_models_get_long_inputs_and_max_len_is_checked() -> None:
 def test_meta_device_limits_are_not_called_shape_mismatches() -> None:
     class ReadsValues(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x[torch.nonzero(x > 0, as_tuple=True)]
+            return x[torch.nonzero(x >= 0, as_tuple=True)]
 
-    with pytest.raises(NotImplementedError):
-        check_input(ReadsValues(), (3,))
+    # no meta kernel for nonzero: the check asks the real module instead (one zero batch)
+    assert check_input(ReadsValues(), (3,)) == ()
+
+
+class _ReadsValues(nn.Module):
+    """A forward the meta device cannot run (it reads a value), as many models do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.abs().max() > 100:
+            x = x / 100
+        out: torch.Tensor = self.lin(x)
+        return out
+
+
+def test_a_model_meta_cannot_run_is_checked_on_its_real_weights() -> None:
+    model = _ReadsValues()
+    model.train()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    assert check_input(model, (8,)) == (3,)
+    assert model.training  # mode restored
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ShapeMismatchError):
+        check_input(model, (9,))  # the real forward fails too: a real mismatch

@@ -181,3 +181,31 @@ def test_a_yaml_experiment_gets_the_defaults_of_the_fields_it_leaves_out(tmp_pat
     assert saved.seed == 42
     assert saved.optimizer._target_ == "torch.optim.AdamW"
     assert saved.task._target_ == "pbgml.train.ClassificationTask"
+
+
+def test_a_model_the_meta_device_cannot_run_still_trains(tmp_path: Path) -> None:
+    from torch import nn
+
+    class ReadsValues(nn.Module):
+        def __init__(self, in_features: int = 8, out_features: int = 3) -> None:
+            super().__init__()
+            self.lin = nn.Linear(in_features, out_features)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if x.abs().max() > 100:  # reads a value: no meta kernel can
+                x = x / 100
+            out: torch.Tensor = self.lin(x)
+            return out
+
+    pbgml.registry.model.register(ReadsValues, name="reads_values_for_test")
+    try:
+        cfg = ExperimentConf(
+            model={"_target_": "reads_values_for_test"},
+            data=SyntheticClassificationDataConf(num_samples=64, num_features=8, num_classes=3),
+            trainer=TrainerConf(max_epochs=1, default_root_dir=str(tmp_path)),
+            callbacks={},
+            logger={},
+        )
+        assert "test/acc" in pbgml.run(cfg).metrics
+    finally:
+        pbgml.registry.model.unregister("reads_values_for_test")

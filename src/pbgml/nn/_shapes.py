@@ -205,12 +205,51 @@ def forward_or_explain(
     try:
         return run_on_meta(module, inputs, hook)
     except Exception as err:
-        # an operation without a meta kernel, or one that reads values: not a shape problem
-        if isinstance(err, NotImplementedError) or "meta" in str(err).lower():
-            raise
-        raise mismatch_error(
-            err, module, shape, config, model_key=model_key, data_key=data_key
-        ) from err
+        error = mismatch_error(err, module, shape, config, model_key=model_key, data_key=data_key)
+        if error.fields or not _has_real_weights(module):
+            raise error from err  # a field disagrees with the data, or nothing else to try
+        # No field explains the failure: the meta device may be what failed (an operation
+        # without a meta kernel, a forward that reads values). Ask the real weights, once,
+        # on one zero batch; only a failure there is the model's.
+        try:
+            return _real_forward(module, shape, dtype, batch_size, hook)
+        except Exception as real:
+            raise mismatch_error(
+                real, module, shape, config, model_key=model_key, data_key=data_key
+            ) from real
+
+
+def _has_real_weights(module: nn.Module) -> bool:
+    """No meta tensor in the module (one with no tensors at all runs on the CPU)."""
+    return all(t.device.type != "meta" for t in (*module.parameters(), *module.buffers()))
+
+
+def _real_forward(
+    module: nn.Module, shape: tuple[int, ...], dtype: torch.dtype, batch_size: int, hook: Any
+) -> Any:
+    """One forward of zeros on the module's own device, in eval mode, leaving no trace."""
+    first = next(iter([*module.parameters(), *module.buffers()]), None)
+    device = first.device if first is not None else torch.device("cpu")
+    inputs = torch.zeros((batch_size, *shape), dtype=dtype, device=device)
+    modes = [(m, m.training) for m in module.modules()]
+    handles = []
+    if hook is not None:
+        for name, sub in module.named_modules():
+
+            def record(m: nn.Module, args: Any, output: Any, name: str = name) -> None:
+                hook(name, m, output)
+
+            handles.append(sub.register_forward_hook(record))
+    devices = [device] if device.type == "cuda" else []
+    try:
+        module.eval()
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+            return module(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+        for m, training in modes:
+            m.training = training
 
 
 def check_input(
