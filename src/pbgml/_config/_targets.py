@@ -112,10 +112,20 @@ def _candidates(obj: Any, group: str | None) -> list[Registry[Any]]:
 
 
 def _find(obj: Any, group: str | None) -> tuple[Entry[Any], Registry[Any]] | None:
-    for reg in _candidates(obj, group):
+    candidates = _candidates(obj, group)
+    for reg in candidates:
         entry = reg.find(obj)
         if entry is not None:
             return entry, reg
+    # a reloaded module holds new objects at the registered paths (importlib.reload,
+    # autodoc): the same path as a registered entry is that entry
+    canonical = _canonical(obj)
+    if canonical is None:
+        return None
+    for reg in candidates:
+        for item in reg._state.entries.values():
+            if isinstance(item, Entry) and _canonical(item.target) == canonical:
+                return item, reg
     return None
 
 
