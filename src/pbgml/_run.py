@@ -161,8 +161,6 @@ def run(cfg: Any, *, allow: Iterable[str] | None = None) -> RunResult:
     >>> sorted(k for k in result.metrics if k.endswith("acc"))
     ['test/acc', 'val/acc']
     """
-    from pbgml.train import seed_everything
-
     tree = read_tree(cfg)
     root = tree.root
     if not isinstance(root, dict):
@@ -178,7 +176,21 @@ def run(cfg: Any, *, allow: Iterable[str] | None = None) -> RunResult:
             source=tree.source,
         )
     checked = checked_or_raise(tree, tuple(allow or ()), "")
-    run_dir, resume_from = _run_dir(root, tree)
+    from pbgml.train import _distributed
+
+    # under torchrun: one process group for fit, validate and test, and one run folder
+    # (rank 0's: the ranks' clocks may name different seconds)
+    env = _distributed.launch_env()
+    with _distributed.process_group(env if env is not None and env.world_size > 1 else None):
+        run_dir, resume_from = _distributed.broadcast_object(_run_dir(root, tree))
+        return _run(root, tree, checked, run_dir, resume_from)
+
+
+def _run(
+    root: dict[str, Any], tree: Tree, checked: Any, run_dir: Path, resume_from: Path | None
+) -> RunResult:
+    from pbgml.train import seed_everything
+
     trainer_cfg = root.get("trainer") or {}
     seed = root.get("seed")
     if seed is not None:

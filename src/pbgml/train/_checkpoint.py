@@ -279,6 +279,7 @@ class ModelCheckpoint(Callback):
         self._recent: list[str] = []
         self._last_saved_step = -1
         self._warned_missing = False
+        self._writes = True
 
     @property
     def state_key(self) -> str:
@@ -322,14 +323,19 @@ class ModelCheckpoint(Callback):
         return pick(self.best_k_models, key=lambda p: self.best_k_models[p])
 
     def _save(self, trainer: Trainer, *, finished_epoch: bool | None) -> None:
-        if not trainer.is_global_zero or trainer.fast_dev_run or self.dirpath is None:
+        if trainer.fast_dev_run or self.dirpath is None:
             return
+        # every rank keeps the same books (best, last, top k: the metrics are synced),
+        # so ckpt_path="best" names one file everywhere; rank 0 alone writes and deletes
+        self._writes = trainer.is_global_zero
         self._last_saved_step = trainer.global_step
         last = self.dirpath / f"{_LAST}{_EXT}"
         if self.save_last:
             self.last_model_path = str(last)
         checkpoint = trainer._checkpoint_dict(finished_epoch=finished_epoch)
         if not weights_are_finite(checkpoint["model"]):
+            if not self._writes:
+                return
             warnings.warn(
                 f"ModelCheckpoint: the weights at step {trainer.global_step} are not finite; "
                 "no checkpoint written (last.ckpt still names the last good one)",
@@ -345,7 +351,7 @@ class ModelCheckpoint(Callback):
         else:
             score = metrics.get(self.monitor)
             if score is None:
-                if not self._warned_missing:
+                if not self._warned_missing and self._writes:
                     self._warned_missing = True
                     warnings.warn(
                         f"ModelCheckpoint: monitor={self.monitor!r} is not logged yet "
@@ -357,11 +363,12 @@ class ModelCheckpoint(Callback):
             elif math.isfinite(score):
                 written = self._save_top_k(checkpoint, values, float(score))
         if self.save_last:
-            if written is not None:
+            if written is not None and self._writes:
                 _link_or_copy(written, last, checkpoint)
             else:
                 self._remember(checkpoint)
-                save_checkpoint(checkpoint, last)
+                if self._writes:
+                    save_checkpoint(checkpoint, last)
 
     def _save_recent(self, checkpoint: dict[str, Any], values: Mapping[str, Any]) -> Path | None:
         if self.save_top_k == 0:
@@ -369,13 +376,16 @@ class ModelCheckpoint(Callback):
         assert self.dirpath is not None
         path = self.dirpath / self.format_filename(values)
         self._remember(checkpoint)
-        save_checkpoint(checkpoint, path)
+        if self._writes:
+            save_checkpoint(checkpoint, path)
         if str(path) in self._recent:
             self._recent.remove(str(path))
         self._recent.append(str(path))
         self.best_model_path = str(path)
         while self.save_top_k > 0 and len(self._recent) > self.save_top_k:
-            Path(self._recent.pop(0)).unlink(missing_ok=True)
+            old = Path(self._recent.pop(0))
+            if self._writes:
+                old.unlink(missing_ok=True)
         return path
 
     def _save_top_k(
@@ -399,6 +409,8 @@ class ModelCheckpoint(Callback):
             del self.best_k_models[worst]
             dropped.append(worst)
         self._remember(checkpoint)
+        if not self._writes:
+            return path
         save_checkpoint(checkpoint, path)
         for old in dropped:  # only once the new, finite one is safely on disk
             if old != str(path):

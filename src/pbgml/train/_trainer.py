@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from pbgml.optim import ScheduledLR
-from pbgml.train import _evaluation, _precision, _state
+from pbgml.train import _distributed, _evaluation, _precision, _state
 from pbgml.train._base import Callback, Logger
 from pbgml.train._checkpoint import (
     ModelCheckpoint,
@@ -43,6 +44,11 @@ from pbgml.train._signals import SignalCatcher
 from pbgml.train._task import Task
 
 __all__ = ["PRECISIONS", "Trainer"]
+
+_SYNC_BN_CPU = (
+    "sync_batchnorm=True is ignored on CPU: torch's SyncBatchNorm runs on CUDA only (DDP "
+    "refuses it on CPU), so each process normalizes with its own batch's statistics"
+)
 
 
 class Trainer:
@@ -169,6 +175,8 @@ class Trainer:
         compile: bool = False,
         compile_mode: str | None = None,
         compile_backend: str | None = None,
+        strategy: str = "auto",
+        sync_batchnorm: bool = False,
     ) -> None:
         _check_int("max_epochs", max_epochs, -1, none=True)
         _check_int("min_epochs", min_epochs, 0)
@@ -189,11 +197,34 @@ class Trainer:
                 f"accelerator={accelerator!r} is not one of {', '.join(map(repr, _ACCELERATORS))}",
                 param="accelerator",
             )
-        if devices not in (1, "1", "auto", [0], (0,)):
+        if strategy not in _distributed.STRATEGIES:
             raise TrainerError(
-                f"devices={devices!r}: only one device is supported yet (distributed training "
-                "comes in a later release)",
+                f"strategy={strategy!r} is not one of {', '.join(map(repr, _distributed.STRATEGIES))}",
+                param="strategy",
+            )
+        if not isinstance(sync_batchnorm, bool):
+            raise TrainerError(
+                f"sync_batchnorm={sync_batchnorm!r} must be True or False", param="sync_batchnorm"
+            )
+        self._launch = _distributed.launch_env()
+        launch = self._launch
+        # torchrun's environment with several processes (or strategy="ddp"): each stage
+        # makes the process group, unless one exists already, and destroys what it made
+        self._group_env = (
+            launch if launch is not None and (launch.world_size > 1 or strategy == "ddp") else None
+        )
+        per_node = 1 if self._launch is None else self._launch.local_world_size
+        if devices not in (1, "1", "auto", [0], (0,), per_node, str(per_node)):
+            raise TrainerError(
+                f"devices={devices!r}: one device per process; for several, launch the script "
+                "with torchrun (torchrun --nproc-per-node N script.py)",
                 param="devices",
+            )
+        if strategy == "ddp" and self._launch is None and not _distributed.initialized():
+            raise TrainerError(
+                "strategy='ddp' needs several processes: launch the script with torchrun "
+                "(torchrun --nproc-per-node N script.py), or initialize torch.distributed first",
+                param="strategy",
             )
         precision = str(precision)
         if precision not in PRECISIONS:
@@ -242,6 +273,9 @@ class Trainer:
         self.min_epochs = min_epochs
         self.max_steps = None if max_steps is None or max_steps < 0 else max_steps
         self.precision = precision
+        self.strategy = strategy
+        self.sync_batchnorm = sync_batchnorm
+        self._ddp: nn.parallel.DistributedDataParallel | None = None
         self.compile = compile
         self.compile_mode = compile_mode
         self.compile_backend = compile_backend
@@ -321,18 +355,17 @@ class Trainer:
         self._resume_data: Mapping[str, Any] = {}
 
     # -- construction helpers --------------------------------------------------------
-    @staticmethod
-    def _pick_device(accelerator: str) -> torch.device:
+    def _pick_device(self, accelerator: str) -> torch.device:
         if accelerator == "cpu":
             return torch.device("cpu")
-        if accelerator in ("cuda", "gpu"):
-            if not torch.cuda.is_available():
-                raise TrainerError(
-                    f"accelerator={accelerator!r} but CUDA is not available; use 'auto' or 'cpu'",
-                    param="accelerator",
-                )
-            return torch.device("cuda", torch.cuda.current_device())
-        if torch.cuda.is_available():
+        if accelerator in ("cuda", "gpu") and not torch.cuda.is_available():
+            raise TrainerError(
+                f"accelerator={accelerator!r} but CUDA is not available; use 'auto' or 'cpu'",
+                param="accelerator",
+            )
+        if torch.cuda.is_available():  # pragma: no cover - needs CUDA
+            if self._launch is not None:  # one GPU per process: LOCAL_RANK's
+                return torch.device("cuda", self._launch.local_rank)
             return torch.device("cuda", torch.cuda.current_device())
         return torch.device("cpu")
 
@@ -375,8 +408,26 @@ class Trainer:
     # -- public attributes -----------------------------------------------------------
     @property
     def is_global_zero(self) -> bool:
-        """Whether this process is rank 0 (the only one writing files and logs)."""
-        return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+        """Whether this process is rank 0 (the only one writing files and logs).
+
+        Before the process group exists (the trainer makes it when a stage starts),
+        torchrun's ``RANK`` says.
+        """
+        return self.global_rank == 0
+
+    @property
+    def global_rank(self) -> int:
+        """This process's rank among all processes (0 without torch.distributed)."""
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank()
+        return 0 if self._launch is None else self._launch.rank
+
+    @property
+    def world_size(self) -> int:
+        """The number of processes (1 without torch.distributed)."""
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_world_size()
+        return 1 if self._launch is None else self._launch.world_size
 
     @property
     def checkpoint_callback(self) -> ModelCheckpoint | None:
@@ -600,6 +651,12 @@ class Trainer:
         (4, 12)
         """
         self._check_task(task)
+        with _distributed.process_group(self._group_env):
+            self._fit_entry(task, data, train_dataloaders, val_dataloaders, ckpt_path)
+
+    def _fit_entry(
+        self, task: Task, data: Any, train_dataloaders: Any, val_dataloaders: Any, ckpt_path: Any
+    ) -> None:
         self._setup_data(data, "fit")
         train_loader = self._loaders(data, "train", train_dataloaders)
         if train_loader is None:
@@ -719,7 +776,23 @@ class Trainer:
             if val_loader is None
             else _limit("limit_val_batches", _length(val_loader), self.limit_val_batches)
         )
+        distributed = _distributed.initialized() and (
+            dist.get_world_size() > 1 or self.strategy == "ddp"
+        )
+        if distributed and self.sync_batchnorm:
+            if self.device.type == "cuda":  # pragma: no cover - needs CUDA
+                nn.SyncBatchNorm.convert_sync_batchnorm(task)  # type: ignore[no-untyped-call]
+            elif self.is_global_zero:
+                warnings.warn(_SYNC_BN_CPU, UserWarning, stacklevel=3)
         self._configure_optimizers(task)
+        self._ddp = _distributed.wrap_ddp(task, self.device) if distributed else None
+        try:
+            self._fit_loop(task, train_loader, val_loader, ckpt_path)
+        finally:
+            self._ddp = None
+        _distributed.barrier()  # the last checkpoints are on disk before any rank reads one
+
+    def _fit_loop(self, task: Task, train_loader: Any, val_loader: Any, ckpt_path: Any) -> None:
         self.scaler = _precision.make_scaler(self.precision, self.device)
         self.global_step = 0
         self.skipped_steps = 0
@@ -732,6 +805,7 @@ class Trainer:
         resume: dict[str, Any] | None = None
         self._resume_data = {}
         if ckpt_path is not None:
+            _distributed.barrier()
             resume = load_checkpoint(self._resolve_ckpt(ckpt_path), map_location="cpu")
             self._restore(resume, task)
             self._resume_data = resume.get("data") or {}
@@ -831,6 +905,13 @@ class Trainer:
         autocast = self._autocast_dtype
         scaler = self.scaler
         catcher = self._catcher
+        ddp = self._ddp
+        training_step: Callable[[Any, int], Tensor | Mapping[str, Tensor]] = (
+            task.training_step if ddp is None else ddp
+        )
+        # DDP skips the gradient all-reduce on the batches that do not step (a loader
+        # without len() may end inside a group: then every batch syncs)
+        no_sync = ddp is not None and accumulate > 1 and not math.isinf(limit)
         log_every = self.log_every_n_steps
         validate = (
             val_loader is not None
@@ -854,13 +935,18 @@ class Trainer:
                 cb.on_train_batch_start(self, task, batch, batch_idx)
             size = train_log.batch_size = _batch_size(batch)
             self.batch_idx = batch_idx
+            is_step = (batch_idx + 1) % accumulate == 0 or batch_idx + 1 >= limit
+            skip_sync = None
+            if no_sync and not is_step:
+                assert ddp is not None
+                skip_sync = ddp.no_sync()
+                skip_sync.__enter__()
             if autocast is None:
-                out = task.training_step(batch, batch_idx)
+                out = training_step(batch, batch_idx)
             else:
                 with torch.autocast(device.type, dtype=autocast):
-                    out = task.training_step(batch, batch_idx)
+                    out = training_step(batch, batch_idx)
             loss = out if isinstance(out, Tensor) else out["loss"] if out is not None else None
-            is_step = (batch_idx + 1) % accumulate == 0 or batch_idx + 1 >= limit
             if loss is not None:
                 if on_cpu:  # reading a CPU scalar is no device sync: check it every step
                     value = loss.item()
@@ -882,6 +968,8 @@ class Trainer:
                     scaler.scale(scaled).backward()
                 else:
                     scaled.backward()  # type: ignore[no-untyped-call]
+            if skip_sync is not None:
+                skip_sync.__exit__(None, None, None)
             if is_step:
                 self._optimizer_step(task)
                 pending = False
@@ -999,8 +1087,11 @@ class Trainer:
     def _end_train_epoch(self, task: Task, epoch: int, *, finished: bool) -> None:
         self._sync_check()
         values = self._train_log.epoch_values(task.class_names)
-        if self._loss_weight and "train/loss" not in values:
-            values["train/loss"] = float(self._loss_sum) / self._loss_weight
+        total, weight = float(self._loss_sum or 0.0), self._loss_weight
+        if self._ddp is not None:  # the mean over every rank's samples
+            total, weight = _distributed.all_reduce_sum([total, weight])
+        if weight and "train/loss" not in values:
+            values["train/loss"] = total / weight
         self.callback_metrics.update(values)
         # False when max_steps or should_stop ended the epoch early: a resume continues it
         self._epoch_finished = finished
@@ -1023,6 +1114,12 @@ class Trainer:
         self, stage: str, task: Task, data: Any, dataloaders: Any, ckpt_path: Any
     ) -> list[dict[str, float]]:
         self._check_task(task)
+        with _distributed.process_group(self._group_env):
+            return self._eval_entry(stage, task, data, dataloaders, ckpt_path)
+
+    def _eval_entry(
+        self, stage: str, task: Task, data: Any, dataloaders: Any, ckpt_path: Any
+    ) -> list[dict[str, float]]:
         name = "validation_step" if stage == "val" else "test_step"
         if not _overridden(task, name):
             raise TrainerError(
@@ -1120,6 +1217,10 @@ class Trainer:
         [(4, 2), (4, 2), (2, 2)]
         """
         self._check_task(task)
+        with _distributed.process_group(self._group_env):
+            return self._predict_entry(task, data, dataloaders, ckpt_path)
+
+    def _predict_entry(self, task: Task, data: Any, dataloaders: Any, ckpt_path: Any) -> list[Any]:
         self._setup_data(data, "predict")
         loader = self._loaders(data, "predict", dataloaders)
         if loader is None:
@@ -1138,6 +1239,7 @@ class Trainer:
         return _state.resolve_ckpt(self, ckpt_path)
 
     def _load_weights(self, task: Task, ckpt_path: str | os.PathLike[str]) -> None:
+        _distributed.barrier()  # rank 0 may still be writing it
         checkpoint = load_checkpoint(self._resolve_ckpt(ckpt_path), map_location="cpu")
         if "model" not in checkpoint:
             raise TrainerError(f"ckpt_path={ckpt_path!r}: no 'model' key", param="ckpt_path")

@@ -1,0 +1,185 @@
+"""Distributed training for the :class:`~pbgml.train.Trainer`: torchrun's environment,
+the process group, the DDP wrapper and the few collectives the loop needs.
+
+Nothing here runs on a single process: the loop asks once, at the start of fit,
+whether it is distributed, and keeps ``None`` (no wrapper) otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed.distributed_c10d import PrefixStore
+from torch.distributed.rendezvous import rendezvous
+
+from pbgml.metrics import Metric
+
+__all__ = [
+    "STRATEGIES",
+    "TORCHRUN_VARIABLES",
+    "LaunchEnv",
+    "TrainingStep",
+    "all_reduce_sum",
+    "barrier",
+    "broadcast_object",
+    "initialized",
+    "launch_env",
+    "process_group",
+    "wrap_ddp",
+]
+
+#: The ``strategy`` values the trainer accepts.
+STRATEGIES = ("auto", "ddp")
+#: The environment variables ``torchrun`` sets for every worker: all of them mean
+#: "launched by torchrun" (or by an equivalent launcher).
+TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@dataclasses.dataclass(frozen=True)
+class LaunchEnv:
+    """Where this process stands in a torchrun job.
+
+    Examples
+    --------
+    >>> from pbgml.train._distributed import launch_env
+    >>> env = launch_env({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1",
+    ...                   "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"})
+    >>> env.rank, env.world_size, env.local_rank, env.local_world_size
+    (1, 2, 1, 2)
+    >>> launch_env({}) is None
+    True
+    """
+
+    rank: int
+    world_size: int
+    local_rank: int
+    local_world_size: int
+
+
+def launch_env(environ: Mapping[str, str] | None = None) -> LaunchEnv | None:
+    """torchrun's view of this process, or ``None`` when it was not launched by torchrun."""
+    env = os.environ if environ is None else environ
+    if not all(env.get(name) for name in TORCHRUN_VARIABLES):
+        return None
+    world = int(env["WORLD_SIZE"])
+    return LaunchEnv(
+        rank=int(env["RANK"]),
+        world_size=world,
+        local_rank=int(env["LOCAL_RANK"]),
+        local_world_size=int(env.get("LOCAL_WORLD_SIZE") or world),
+    )
+
+
+_GENERATION = itertools.count()
+
+
+def initialized() -> bool:
+    """Whether a default process group exists."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def _backend() -> str:
+    """gloo for CPU tensors, and NCCL for CUDA tensors when this torch has it."""
+    if torch.cuda.is_available() and dist.is_nccl_available():
+        return "cpu:gloo,cuda:nccl"
+    return "gloo"
+
+
+@contextlib.contextmanager
+def process_group(env: LaunchEnv | None) -> Iterator[bool]:
+    """Initialize the default process group from torchrun's environment for the block.
+
+    Yields whether a process group exists inside the block. A group that already
+    exists (made by the user, or by an outer block) is used and left alone; one made
+    here is destroyed when the block ends, also on an error. On CUDA the process's
+    device is ``cuda:LOCAL_RANK`` first.
+    """
+    if initialized() or env is None:
+        yield initialized()
+        return
+    backend = _backend()
+    if "nccl" in backend:  # pragma: no cover - needs CUDA
+        torch.cuda.set_device(env.local_rank)
+    # torchrun's store outlives the group: a group made again (fit, then test) under the
+    # same keys could meet the previous group's addresses and hang, so every group of
+    # this process gets its own prefix (the ranks make their groups in the same order)
+    store, _, _ = next(rendezvous("env://", env.rank, env.world_size))
+    store = PrefixStore(f"pbgml/{next(_GENERATION)}", store)
+    dist.init_process_group(backend=backend, store=store, rank=env.rank, world_size=env.world_size)
+    try:
+        yield True
+    except BaseException:
+        dist.destroy_process_group()  # no barrier: the other ranks may never come
+        raise
+    # every rank is done with the group before any tears its connections down
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def broadcast_object(value: Any) -> Any:
+    """Rank 0's ``value`` on every rank (``value`` itself without a process group)."""
+    if not initialized():
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def barrier() -> None:
+    """Wait for every rank (nothing without a process group)."""
+    if initialized():
+        dist.barrier()
+
+
+def all_reduce_sum(values: list[float]) -> list[float]:
+    """The sums of ``values`` over the ranks (float64 on CPU, gloo)."""
+    packed = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(packed)
+    out: list[float] = packed.tolist()
+    return out
+
+
+class TrainingStep(nn.Module):
+    """The module DDP wraps: its ``forward`` is the task's ``training_step``.
+
+    DDP prepares the gradient all-reduce in its own ``forward``, so the training step
+    must run inside it; the task is a submodule (its parameters are DDP's, its
+    state_dict keys stay its own: checkpoints save ``task.state_dict()``).
+    """
+
+    def __init__(self, task: nn.Module) -> None:
+        super().__init__()
+        self.task = task
+
+    def forward(self, batch: Any, batch_idx: int) -> Any:
+        """``task.training_step(batch, batch_idx)``."""
+        return self.task.training_step(batch, batch_idx)  # type: ignore[operator]
+
+
+def wrap_ddp(task: nn.Module, device: torch.device) -> nn.parallel.DistributedDataParallel:
+    """``task``'s training step in :class:`~torch.nn.parallel.DistributedDataParallel`.
+
+    The metrics' states are not broadcast with the buffers (they are summed by
+    :meth:`~pbgml.metrics.Metric.sync` at the end of an epoch instead).
+    """
+    step = TrainingStep(task)
+    ignored = [
+        f"task.{prefix}.{name}" if prefix else f"task.{name}"
+        for prefix, module in task.named_modules()
+        if isinstance(module, Metric)
+        for name, _ in module.named_buffers(recurse=False)
+    ]
+    if ignored:
+        nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+            step, ignored
+        )  # type: ignore[no-untyped-call]
+    device_ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(step, device_ids=device_ids)

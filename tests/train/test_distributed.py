@@ -1,0 +1,191 @@
+"""DDP for real: 2 CPU processes with gloo under ``torchrun``, in a subprocess.
+
+One reference run (module-scoped) trains, checkpoints and tests; then a run killed
+with SIGKILL (the whole torchrun job) after its second epoch resumes and must end
+with the reference's weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from pbgml.train import Trainer, TrainerError
+
+WORKER = Path(__file__).with_name("ddp_worker.py")
+TORCHRUN = Path(sys.executable).with_name("torchrun")
+EPOCHS = 4
+TEST_SAMPLES = 51  # odd: the ranks' test shards differ in size, and none is padded
+
+pytestmark = pytest.mark.skipif(
+    not torch.distributed.is_available() or not TORCHRUN.is_file(),
+    reason="needs torch.distributed and torchrun",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _command(mode: str, out: Path) -> list[str]:
+    return [
+        str(TORCHRUN),
+        "--nproc-per-node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(_free_port()),
+        str(WORKER),
+        mode,
+        str(out),
+    ]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env.update(OMP_NUM_THREADS="1", PBGML_TEST_EPOCHS=str(EPOCHS), **extra)
+    return env
+
+
+def _launch(mode: str, out: Path, **extra: str) -> list[dict[str, Any]]:
+    out.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        _command(mode, out), env=_env(**extra), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    out = tmp_path_factory.mktemp("ddp_reference")
+    return out, _launch("trainer", out)
+
+
+def test_two_processes_train_the_same_weights(
+    reference: tuple[Path, list[dict[str, Any]]],
+) -> None:
+    _, ranks = reference
+    first, second = ranks
+    assert first["world_size"] == 2
+    losses = first["losses"]
+    assert len(losses) == EPOCHS
+    assert losses[-1] < losses[0] * 0.8
+    # the epoch loss is the mean over both ranks' samples: the same on each
+    assert second["losses"] == pytest.approx(losses)
+    # 80 training samples, 40 per rank, 5 batches of 8, a step every 2 batches: 3 steps
+    assert first["global_step"] == second["global_step"] == 3 * EPOCHS
+    for key, value in first["weights"].items():
+        assert torch.equal(value, second["weights"][key]), key
+    assert not any(k.startswith("module.") or k.startswith("task.") for k in first["weights"])
+
+
+def test_only_rank_zero_wrote_the_run_files(reference: tuple[Path, list[dict[str, Any]]]) -> None:
+    out, (first, second) = reference
+    assert second["writes"] == []
+    written = {Path(w.split(" ")[-1]).name for w in first["writes"]}
+    assert {"last.ckpt", "metrics.csv"} <= {p.name for p in (out / "run").rglob("*")}
+    assert any(name.startswith(".last.ckpt") for name in written)  # the atomic writes
+    checkpoint = torch.load(out / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert list(checkpoint["model"]) == list(first["weights"])  # no "module." prefix
+
+
+def test_the_test_set_is_counted_once(reference: tuple[Path, list[dict[str, Any]]]) -> None:
+    _, (first, second) = reference
+    # each rank tested its own shard, the shards together are the test set exactly
+    assert first["local_test"] + second["local_test"] == TEST_SAMPLES
+    assert {first["local_test"], second["local_test"]} == {25, 26}
+    for rank in (first, second):
+        assert rank["test"]["test/n"] == TEST_SAMPLES  # the synced count
+    assert first["test"] == second["test"]
+    assert 0.0 <= first["test"]["test/acc"] <= 1.0
+
+
+def test_kill_9_of_the_whole_job_then_resume_gives_the_same_weights(
+    reference: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    _, (expected, _) = reference
+    out = tmp_path / "killed"
+    out.mkdir()
+    job = subprocess.Popen(
+        _command("trainer", out),
+        env=_env(PBGML_TEST_HANG_AFTER_EPOCH="2"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not (out / "ready").exists():
+            assert job.poll() is None, "the job ended before its second epoch's end"
+            assert time.monotonic() < deadline, "the job never reached its second epoch's end"
+            time.sleep(0.1)
+    finally:
+        # the whole job at once: the agent, and the workers (torchrun starts each in
+        # its own session, so they are not in the agent's process group)
+        workers = [int(p.read_text()) for p in out.glob("pid*")]
+        os.killpg(job.pid, signal.SIGKILL)
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        job.wait(timeout=30)
+    assert (out / "ready").read_text() == "6"
+    assert not (out / "rank0.pt").exists()
+    first, second = _launch("trainer-resume", out)
+    assert first["global_step"] == second["global_step"] == 3 * EPOCHS
+    assert len(first["losses"]) == EPOCHS - 2
+    assert first["losses"] == pytest.approx(expected["losses"][2:])
+    for key, value in expected["weights"].items():
+        assert torch.equal(first["weights"][key], value), key
+        assert torch.equal(second["weights"][key], value), key
+
+
+def test_pbgml_run_under_torchrun_writes_one_run_folder_from_rank_zero(tmp_path: Path) -> None:
+    first, second = _launch("run", tmp_path)
+    assert first["run_dir"] == second["run_dir"]
+    assert first["metrics"] == second["metrics"]
+    assert first["best"] == second["best"] is not None
+    run_dir = Path(first["run_dir"])
+    assert {"config.yaml", "metrics.json"} <= {p.name for p in run_dir.iterdir()}
+    assert list((tmp_path / "runs" / "run").iterdir()) == [run_dir]  # one folder
+    assert second["writes"] == []
+    assert any("metrics.json" in w for w in first["writes"])
+    assert 0.0 <= first["metrics"]["test/acc"] <= 1.0
+
+
+def test_ddp_outside_torchrun_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(TrainerError, match="torchrun") as info:
+        Trainer(strategy="ddp")
+    assert info.value.param == "strategy"
+    with pytest.raises(TrainerError, match="torchrun") as info:
+        Trainer(devices=2)
+    assert info.value.param == "devices"
+    with pytest.raises(TrainerError) as info:
+        Trainer(strategy="fsdp")
+    assert info.value.param == "strategy"
+
+
+def test_torchrun_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}
+    env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT="29500")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    trainer = Trainer(devices=2, accelerator="cpu", callbacks=[], logger=False)
+    # before the process group exists (a stage makes it), torchrun's RANK says
+    assert (trainer.global_rank, trainer.world_size, trainer.is_global_zero) == (1, 2, False)
