@@ -375,17 +375,18 @@ class ModelCheckpoint(Callback):
             return None
         assert self.dirpath is not None
         path = self.dirpath / self.format_filename(values)
-        self._remember(checkpoint)
-        if self._writes:
-            save_checkpoint(checkpoint, path)
         if str(path) in self._recent:
             self._recent.remove(str(path))
         self._recent.append(str(path))
         self.best_model_path = str(path)
+        dropped: list[str] = []
         while self.save_top_k > 0 and len(self._recent) > self.save_top_k:
-            old = Path(self._recent.pop(0))
-            if self._writes:
-                old.unlink(missing_ok=True)
+            dropped.append(self._recent.pop(0))
+        self._remember(checkpoint)  # the books as they are once this file exists
+        if self._writes:
+            save_checkpoint(checkpoint, path)
+            for old in dropped:  # only once the new one is safely on disk
+                self._delete(Path(old))
         return path
 
     def _save_top_k(
@@ -414,8 +415,22 @@ class ModelCheckpoint(Callback):
         save_checkpoint(checkpoint, path)
         for old in dropped:  # only once the new, finite one is safely on disk
             if old != str(path):
-                Path(old).unlink(missing_ok=True)
+                self._delete(Path(old))
         return path
+
+    def _delete(self, path: Path) -> None:
+        """Delete an old checkpoint of this callback's own: a ``.ckpt`` file right in
+        ``dirpath``. A path from a checkpoint's state that points anywhere else (a
+        moved run, a hostile file) is left alone: checkpoints never choose what is
+        deleted."""
+        if self.dirpath is None or path.suffix != _EXT:
+            return
+        try:
+            inside = path.resolve().parent == self.dirpath.resolve()
+        except OSError:
+            return
+        if inside and not path.is_symlink():
+            path.unlink(missing_ok=True)
 
     def _remember(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["callbacks"][self.state_key] = self.state_dict()
