@@ -22,7 +22,7 @@ from pbgml._config._instantiate import build_checked
 from pbgml._config._model import check_input
 from pbgml._config._tree import Tree, read_tree
 from pbgml._config._yaml import to_yaml
-from pbgml._errors import ConfigError, ConfigIssue
+from pbgml._errors import ArgumentError, ConfigError, ConfigIssue
 from pbgml.nn import ShapeMismatchError
 
 __all__ = ["RunResult", "run"]
@@ -55,6 +55,8 @@ class RunResult:
         ``run_dir/checkpoints/last.ckpt``, or ``None`` when none was written.
     run_dir
         The run's folder: ``config.yaml``, ``metrics.json``, ``checkpoints/``, ``logs/``.
+    optimized_metric
+        The metric a sweep optimizes (see :attr:`objective`).
 
     Examples
     --------
@@ -67,14 +69,35 @@ class RunResult:
     best_checkpoint: str | None
     last_checkpoint: str | None
     run_dir: str
+    optimized_metric: str = "val/loss"
+
+    @property
+    def objective(self) -> float | None:
+        """The value of ``optimized_metric`` (what a sweep optimizes), if the run has it.
+
+        ``optimized_metric`` is the experiment's, else the checkpoint's monitor, else
+        ``val/loss``.
+
+        Examples
+        --------
+        >>> from pbgml import RunResult
+        >>> RunResult({"val/acc": 0.9}, None, None, "run", "val/acc").objective
+        0.9
+        """
+        return self.metrics.get(self.optimized_metric)
 
 
 def _issue(key: str, message: str, kind: str, tree: Tree) -> ConfigError:
     return ConfigError([tree.issue(key, message, kind)], source=tree.source)
 
 
-def _run_dir(root: Mapping[str, Any], tree: Tree) -> tuple[Path, Path | None]:
-    """The run's folder and the checkpoint to resume from (``None``: a new run)."""
+def _run_dir(root: Mapping[str, Any], tree: Tree, claim: bool = True) -> tuple[Path, Path | None]:
+    """The run's folder and the checkpoint to resume from (``None``: a new run).
+
+    A new folder is claimed atomically (``mkdir`` that fails if it exists), so runs
+    started in the same second, in parallel, never share one (``claim=False``: the
+    other ranks of a distributed run, which take rank 0's).
+    """
     resume = root.get("resume")
     trainer = root.get("trainer") or {}
     base = Path(str(trainer.get("default_root_dir", "outputs")))
@@ -87,12 +110,18 @@ def _run_dir(root: Mapping[str, Any], tree: Tree) -> tuple[Path, Path | None]:
             return run_dir, path
         raise _issue("resume", _BAD_RESUME.format(value=resume), "not_found", tree)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    run_dir = base / str(root.get("name") or "run") / stamp
-    n = 1
-    while run_dir.exists():  # two runs in one second
-        n += 1
-        run_dir = base / str(root.get("name") or "run") / f"{stamp}_{n}"
-    return run_dir, None
+    folder = base / str(root.get("name") or "run")
+    run_dir, n = folder / stamp, 1
+    while True:
+        if not claim:
+            return run_dir, None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            run_dir.mkdir()
+            return run_dir, None
+        except FileExistsError:  # another run took this second
+            n += 1
+            run_dir = folder / f"{stamp}_{n}"
 
 
 def _as_list(built: Any) -> list[Any]:
@@ -182,7 +211,8 @@ def run(cfg: Any, *, allow: Iterable[str] | None = None) -> RunResult:
     # (rank 0's: the ranks' clocks may name different seconds)
     env = _distributed.launch_env()
     with _distributed.process_group(env if env is not None and env.world_size > 1 else None):
-        run_dir, resume_from = _distributed.broadcast_object(_run_dir(root, tree))
+        claim = env is None or env.rank == 0
+        run_dir, resume_from = _distributed.broadcast_object(_run_dir(root, tree, claim))
         return _run(root, tree, checked, run_dir, resume_from)
 
 
@@ -238,16 +268,21 @@ def _run(
     config_text = to_yaml(tree)
     callbacks = _as_list(parts.get("callbacks"))
     loggers = _as_list(parts.get("logger"))
-    trainer = trainer_factory(
-        default_root_dir=str(run_dir),
-        callbacks=callbacks,
-        logger=loggers,
-        config_text=config_text,
-        hparams=root,
-    )
+    try:
+        trainer = trainer_factory(
+            default_root_dir=str(run_dir),
+            callbacks=callbacks,
+            logger=loggers,
+            config_text=config_text,
+            hparams=root,
+        )
+    except ArgumentError as err:  # a setting the Trainer refuses: name its key
+        where = f"trainer.{err.param}" if err.param else "trainer"
+        raise ConfigError([tree.issue(where, err.reason, "value")], source=tree.source) from err
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(run_dir / "config.yaml", config_text)
+        if resume_from is None or not (run_dir / "config.yaml").is_file():
+            _write_atomic(run_dir / "config.yaml", config_text)  # a resume keeps the original
 
     trainer.fit(task, data, ckpt_path=str(resume_from) if resume_from is not None else None)
     metrics_out = {
@@ -267,7 +302,14 @@ def _run(
     if trainer.is_global_zero:
         clean = {k: v for k, v in metrics_out.items() if math.isfinite(v)}
         _write_atomic(run_dir / "metrics.json", json.dumps(clean, indent=2, sort_keys=True) + "\n")
-    return RunResult(dict(sorted(metrics_out.items())), best, last, str(run_dir))
+    optimized = root.get("optimized_metric") or _monitor(trainer) or "val/loss"
+    return RunResult(dict(sorted(metrics_out.items())), best, last, str(run_dir), optimized)
+
+
+def _monitor(trainer: Any) -> str | None:
+    callback = getattr(trainer, "checkpoint_callback", None)
+    monitor = getattr(callback, "monitor", None)
+    return monitor if isinstance(monitor, str) else None
 
 
 def _fill_defaults(root: dict[str, Any]) -> None:

@@ -209,3 +209,48 @@ def test_a_model_the_meta_device_cannot_run_still_trains(tmp_path: Path) -> None
         assert "test/acc" in pbgml.run(cfg).metrics
     finally:
         pbgml.registry.model.unregister("reads_values_for_test")
+
+
+def test_parallel_runs_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
+    from pbgml._config._tree import read_tree
+    from pbgml._run import _run_dir
+
+    tree = read_tree({"trainer": {"default_root_dir": str(tmp_path)}, "name": "x"})
+    folders = {_run_dir(tree.root, tree)[0] for _ in range(5)}  # same second, same name
+    assert len(folders) == 5
+    assert all(f.is_dir() for f in folders)
+
+
+def test_a_setting_the_trainer_refuses_names_its_key(tmp_path: Path) -> None:
+    cfg = pbgml.to_yaml(_readme_cfg(tmp_path)).replace(
+        "gradient_clip_algorithm: norm", "gradient_clip_algorithm: nrm"
+    )
+    with pytest.raises(pbgml.ConfigError) as info:
+        pbgml.run(pbgml.load_yaml(cfg))
+    assert info.value.errors[0].key == "trainer.gradient_clip_algorithm"
+
+
+def test_the_optimized_metric_is_the_experiments_or_the_checkpoints_monitor(
+    readme_run: pbgml.RunResult, tmp_path: Path
+) -> None:
+    assert readme_run.optimized_metric == "val/loss"  # nothing monitored: val/loss
+    assert readme_run.objective == readme_run.metrics["val/loss"]
+    cfg = dataclasses.replace(
+        _readme_cfg(tmp_path, max_epochs=1),
+        callbacks={"ckpt": {"_target_": "model_checkpoint", "monitor": "val/acc", "mode": "max"}},
+        logger={},
+    )
+    assert pbgml.run(cfg).optimized_metric == "val/acc"
+    picked = dataclasses.replace(cfg, optimized_metric="test/acc")
+    result = pbgml.run(picked)
+    assert result.objective == result.metrics["test/acc"]
+
+
+def test_resume_keeps_the_original_config(tmp_path: Path) -> None:
+    first = pbgml.run(dataclasses.replace(_readme_cfg(tmp_path, max_epochs=1), logger={}))
+    original = (Path(first.run_dir) / "config.yaml").read_text()
+    again = dataclasses.replace(
+        _readme_cfg(tmp_path, max_epochs=2), logger={}, resume=first.run_dir
+    )
+    pbgml.run(again)
+    assert (Path(first.run_dir) / "config.yaml").read_text() == original
