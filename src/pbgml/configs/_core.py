@@ -414,7 +414,10 @@ class TrainerConf(ComponentConf):
     by :func:`pbgml.run`, from the experiment's ``callbacks`` and ``logger``.
     ``val_check_interval`` and ``limit_*_batches`` take a float (a fraction of an
     epoch, such as the course's ``0.3``) or an int (a count of batches); ``devices`` a
-    count, a list of indices or ``"auto"``. OmegaConf cannot express these unions, so
+    count, a list of indices or ``"auto"``; ``precision`` one of ``"32"``,
+    ``"16-mixed"``, ``"bf16-mixed"``, ``"bf16-true"``; ``strategy`` ``"auto"`` or
+    ``"ddp"`` (under torchrun); ``compile`` wraps the model's forward in
+    ``torch.compile``. OmegaConf cannot express these unions, so
     they are ``Any`` to it and :func:`pbgml.check` enforces them.
 
     Examples
@@ -449,3 +452,8 @@ class TrainerConf(ComponentConf):
     default_root_dir: str = "outputs"
     enable_progress_bar: bool = True
     enable_model_summary: bool = True
+    compile: bool = False
+    compile_mode: str | None = None
+    compile_backend: str | None = None
+    strategy: str = "auto"
+    sync_batchnorm: bool = False
