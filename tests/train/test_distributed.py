@@ -189,3 +189,80 @@ def test_torchrun_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     trainer = Trainer(devices=2, accelerator="cpu", callbacks=[], logger=False)
     # before the process group exists (a stage makes it), torchrun's RANK says
     assert (trainer.global_rank, trainer.world_size, trainer.is_global_zero) == (1, 2, False)
+
+
+def _one_process_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchrun's environment for a job of one process (this one)."""
+    env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "1"}
+    env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TORCHELASTIC_USE_AGENT_STORE", raising=False)
+
+
+def _task() -> Any:
+    import functools
+
+    from torch import nn
+
+    from pbgml.train import ClassificationTask
+
+    return ClassificationTask(nn.Linear(4, 2), optimizer=functools.partial(torch.optim.SGD, lr=0.1))
+
+
+def _loader() -> Any:
+    x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+    dataset = torch.utils.data.TensorDataset(x, (x[:, 0] > 0).long())
+    return torch.utils.data.DataLoader(dataset, batch_size=8)
+
+
+def test_strategy_ddp_wraps_the_step_and_destroys_its_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pbgml.train import Callback
+
+    _one_process_job(monkeypatch)
+    seen: list[Any] = []
+
+    class Spy(Callback):
+        def on_train_batch_start(self, trainer: Any, task: Any, batch: Any, idx: int) -> None:
+            seen.append((type(trainer._ddp).__name__, torch.distributed.get_world_size()))
+
+    trainer = Trainer(
+        max_epochs=1,
+        strategy="ddp",
+        accelerator="cpu",
+        accumulate_grad_batches=2,
+        callbacks=[Spy()],
+        logger=False,
+    )
+    trainer.fit(_task(), train_dataloaders=_loader())
+    assert seen == [("DistributedDataParallel", 1)] * 4
+    assert trainer.global_step == 2
+    assert not torch.distributed.is_initialized()
+
+
+def test_the_group_is_destroyed_when_fit_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    _one_process_job(monkeypatch)
+    task = _task()
+
+    def broken(batch: Any, batch_idx: int) -> Any:
+        assert torch.distributed.is_initialized()
+        raise RuntimeError("boom")
+
+    task.training_step = broken
+    trainer = Trainer(max_epochs=1, strategy="ddp", accelerator="cpu", callbacks=[], logger=False)
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.fit(task, train_dataloaders=_loader())
+    assert not torch.distributed.is_initialized()
+
+
+def test_a_group_the_user_made_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    _one_process_job(monkeypatch)
+    torch.distributed.init_process_group("gloo", rank=0, world_size=1)
+    try:
+        trainer = Trainer(max_epochs=1, strategy="ddp", callbacks=[], logger=False)
+        trainer.fit(_task(), train_dataloaders=_loader())
+        assert torch.distributed.is_initialized()
+    finally:
+        torch.distributed.destroy_process_group()
