@@ -47,3 +47,34 @@ def test_a_hostile_checkpoint_cannot_delete_files_outside_its_folder(tmp_path: P
     # its own old checkpoints are still rotated away: top-1 keeps one epoch file
     kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("epoch=*.ckpt"))
     assert len(kept) == 1
+
+
+def test_the_csv_log_is_on_disk_when_a_checkpoint_is(tmp_path: Path) -> None:
+    import csv
+
+    from pbgml.train import CSVLogger
+
+    data = DataModule(SyntheticClassification(64, 4, 2), val_split=16, batch_size=16)
+    task = ClassificationTask(
+        torch.nn.Linear(4, 2), optimizer=functools.partial(torch.optim.SGD, lr=0.1)
+    )
+    seen: list[int] = []
+
+    class Peek(ModelCheckpoint):
+        def on_train_epoch_end(self, trainer: Trainer, task: object) -> None:  # type: ignore[override]
+            super().on_train_epoch_end(trainer, task)  # type: ignore[arg-type]
+            with (tmp_path / "logs" / "metrics.csv").open() as f:  # before fit ends
+                seen.append(len(list(csv.DictReader(f))))
+
+    trainer = Trainer(
+        max_epochs=2,
+        default_root_dir=str(tmp_path),
+        callbacks=[Peek()],
+        logger=[CSVLogger(flush_every_n_steps=10_000)],
+        log_every_n_steps=1,
+        enable_progress_bar=False,
+    )
+    trainer.fit(task, data)
+    assert seen
+    assert seen[0] > 0
+    assert seen[-1] > seen[0]

@@ -171,6 +171,11 @@ def checkpoint_dict(trainer: Trainer, *, finished_epoch: bool | None = None) -> 
     }
     for cb in trainer._hooks.get("on_save_checkpoint", []):
         cb.on_save_checkpoint(trainer, task, checkpoint)
+    if trainer.is_global_zero:  # the logs on disk are at least as far as the checkpoint
+        for logger in trainer.loggers:
+            flush = getattr(logger, "flush", None)
+            if callable(flush):
+                flush()
     return checkpoint
 
 
