@@ -299,7 +299,6 @@ def read_yaml_text(
     if interpolated and resolve:
         from omegaconf import OmegaConf
 
-        _guarded(data, source, resolvers)
         try:
             data = _omegaconf_to_plain(OmegaConf.create(data), source, resolvers=resolvers)
         except ConfigError:
@@ -345,7 +344,6 @@ def read_tree(cfg: Any, *, resolve: bool = True, resolvers: Iterable[str] = ()) 
     if interpolated and resolve:
         from omegaconf import OmegaConf
 
-        _guarded(plain, None, resolvers)
         try:
             node = OmegaConf.create(plain)
         except Exception as err:  # a malformed interpolation, a key OmegaConf refuses

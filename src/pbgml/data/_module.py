@@ -264,10 +264,12 @@ class DataModule:
             if train is not None:
                 raise DataError("pass train or dataset (the same thing), not both", param="dataset")
             train = dataset
-        check_int("batch_size", batch_size)
-        if eval_batch_size is not None:
-            check_int("eval_batch_size", eval_batch_size)
-        check_int("num_workers", num_workers, minimum=0)
+        for name, value in (
+            ("batch_size", batch_size),
+            ("eval_batch_size", eval_batch_size),
+            ("num_workers", num_workers),
+        ):
+            LOADER_RULES[name](value)  # the rules pbgml.check applies to a config
         check_int("seed", seed, minimum=-(2**63))
         if persistent_workers and num_workers == 0:
             raise DataError(_PERSISTENT, param="persistent_workers")

@@ -110,6 +110,22 @@ def _on_meta(module: nn.Module) -> Iterator[None]:
             m.training = training
 
 
+def add_output_hooks(
+    module: nn.Module, hook: Callable[[str, nn.Module, Any], None] | None
+) -> list[Any]:
+    """Register ``hook(name, submodule, output)`` after every submodule's forward; return
+    the handles to remove (none when ``hook`` is ``None``)."""
+    handles = []
+    if hook is not None:
+        for name, sub in module.named_modules():
+
+            def record(m: nn.Module, args: Any, output: Any, name: str = name) -> None:
+                hook(name, m, output)
+
+            handles.append(sub.register_forward_hook(record))
+    return handles
+
+
 def run_on_meta(
     module: nn.Module,
     inputs: torch.Tensor,
@@ -121,14 +137,7 @@ def run_on_meta(
     nothing is allocated whatever its size. ``hook(name, submodule, output)`` is
     called after each submodule's forward.
     """
-    handles = []
-    if hook is not None:
-        for name, sub in module.named_modules():
-
-            def record(m: nn.Module, args: Any, output: Any, name: str = name) -> None:
-                hook(name, m, output)
-
-            handles.append(sub.register_forward_hook(record))
+    handles = add_output_hooks(module, hook)
     try:
         with _on_meta(module), torch.no_grad():
             return module(inputs)

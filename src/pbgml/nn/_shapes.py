@@ -11,7 +11,13 @@ import torch
 from torch import nn
 
 from pbgml.nn._errors import ShapeMismatchError
-from pbgml.nn._meta import build_on_meta, check_shape, first_shape, run_on_meta
+from pbgml.nn._meta import (
+    add_output_hooks,
+    build_on_meta,
+    check_shape,
+    first_shape,
+    run_on_meta,
+)
 
 __all__ = ["check_input"]
 
@@ -232,14 +238,7 @@ def _real_forward(
     device = first.device if first is not None else torch.device("cpu")
     inputs = torch.zeros((batch_size, *shape), dtype=dtype, device=device)
     modes = [(m, m.training) for m in module.modules()]
-    handles = []
-    if hook is not None:
-        for name, sub in module.named_modules():
-
-            def record(m: nn.Module, args: Any, output: Any, name: str = name) -> None:
-                hook(name, m, output)
-
-            handles.append(sub.register_forward_hook(record))
+    handles = add_output_hooks(module, hook)
     devices = [device] if device.type == "cuda" else []
     try:
         module.eval()
