@@ -33,7 +33,7 @@ LAYERS = {
     ),
     2: ("pbgml.nn", "pbgml.optim", "pbgml.data", "pbgml.losses", "pbgml.metrics", "pbgml.train"),
     3: ("pbgml.configs", "pbgml._config", "pbgml.hydra"),
-    4: ("pbgml._run",),
+    4: ("pbgml._run", "pbgml._export"),
     5: ("pbgml.cli", "pbgml.__main__", "pbgml._cli"),
 }
 CONFIG_LIBRARIES = ("hydra", "omegaconf", "hydra_zen")
