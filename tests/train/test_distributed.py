@@ -226,7 +226,7 @@ def test_strategy_ddp_wraps_the_step_and_destroys_its_group(
 
     class Spy(Callback):
         def on_train_batch_start(self, trainer: Any, task: Any, batch: Any, idx: int) -> None:
-            seen.append((type(trainer._ddp).__name__, torch.distributed.get_world_size()))
+            seen.append((trainer._strategy.name, torch.distributed.get_world_size()))
 
     trainer = Trainer(
         max_epochs=1,
@@ -237,7 +237,7 @@ def test_strategy_ddp_wraps_the_step_and_destroys_its_group(
         logger=False,
     )
     trainer.fit(_task(), train_dataloaders=_loader())
-    assert seen == [("DistributedDataParallel", 1)] * 4
+    assert seen == [("ddp", 1)] * 4
     assert trainer.global_step == 2
     assert not torch.distributed.is_initialized()
 

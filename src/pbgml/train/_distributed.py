@@ -1,5 +1,6 @@
 """Distributed training for the :class:`~pbgml.train.Trainer`: torchrun's environment,
-the process group, the DDP wrapper and the few collectives the loop needs.
+the process group and the few collectives the loop needs (the strategies, DDP and
+FSDP, are in :mod:`pbgml.train._strategy`).
 
 Nothing here runs on a single process: the loop asks once, at the start of fit,
 whether it is distributed, and keeps ``None`` (no wrapper) otherwise.
@@ -16,28 +17,20 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch import nn
 from torch.distributed.distributed_c10d import PrefixStore
 from torch.distributed.rendezvous import rendezvous
 
-from pbgml.metrics import Metric
-
 __all__ = [
-    "STRATEGIES",
     "TORCHRUN_VARIABLES",
     "LaunchEnv",
-    "TrainingStep",
     "all_reduce_sum",
     "barrier",
     "broadcast_object",
     "initialized",
     "launch_env",
     "process_group",
-    "wrap_ddp",
 ]
 
-#: The ``strategy`` values the trainer accepts.
-STRATEGIES = ("auto", "ddp")
 #: The environment variables ``torchrun`` sets for every worker: all of them mean
 #: "launched by torchrun" (or by an equivalent launcher).
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -145,41 +138,3 @@ def all_reduce_sum(values: list[float]) -> list[float]:
     dist.all_reduce(packed)
     out: list[float] = packed.tolist()
     return out
-
-
-class TrainingStep(nn.Module):
-    """The module DDP wraps: its ``forward`` is the task's ``training_step``.
-
-    DDP prepares the gradient all-reduce in its own ``forward``, so the training step
-    must run inside it; the task is a submodule (its parameters are DDP's, its
-    state_dict keys stay its own: checkpoints save ``task.state_dict()``).
-    """
-
-    def __init__(self, task: nn.Module) -> None:
-        super().__init__()
-        self.task = task
-
-    def forward(self, batch: Any, batch_idx: int) -> Any:
-        """``task.training_step(batch, batch_idx)``."""
-        return self.task.training_step(batch, batch_idx)  # type: ignore[operator]
-
-
-def wrap_ddp(task: nn.Module, device: torch.device) -> nn.parallel.DistributedDataParallel:
-    """``task``'s training step in :class:`~torch.nn.parallel.DistributedDataParallel`.
-
-    The metrics' states are not broadcast with the buffers (they are summed by
-    :meth:`~pbgml.metrics.Metric.sync` at the end of an epoch instead).
-    """
-    step = TrainingStep(task)
-    ignored = [
-        f"task.{prefix}.{name}" if prefix else f"task.{name}"
-        for prefix, module in task.named_modules()
-        if isinstance(module, Metric)
-        for name, _ in module.named_buffers(recurse=False)
-    ]
-    if ignored:
-        nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
-            step, ignored
-        )  # type: ignore[no-untyped-call]
-    device_ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(step, device_ids=device_ids)

@@ -14,8 +14,9 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from pbgml._errors import did_you_mean
 from pbgml.optim import ScheduledLR
-from pbgml.train import _distributed, _evaluation, _precision, _state
+from pbgml.train import _distributed, _evaluation, _precision, _state, _strategy
 from pbgml.train._base import Callback, Logger
 from pbgml.train._checkpoint import (
     ModelCheckpoint,
@@ -197,10 +198,16 @@ class Trainer:
                 f"accelerator={accelerator!r} is not one of {', '.join(map(repr, _ACCELERATORS))}",
                 param="accelerator",
             )
-        if strategy not in _distributed.STRATEGIES:
+        if strategy not in _strategy.STRATEGIES:
             raise TrainerError(
-                f"strategy={strategy!r} is not one of {', '.join(map(repr, _distributed.STRATEGIES))}",
+                f"strategy={strategy!r} is not one of {', '.join(map(repr, _strategy.STRATEGIES))}"
+                + did_you_mean(str(strategy), _strategy.STRATEGIES),
                 param="strategy",
+            )
+        if strategy == "fsdp" and compile:
+            raise TrainerError(
+                "compile=True with strategy='fsdp' is not supported yet: use one of them",
+                param="compile",
             )
         if not isinstance(sync_batchnorm, bool):
             raise TrainerError(
@@ -211,7 +218,9 @@ class Trainer:
         # torchrun's environment with several processes (or strategy="ddp"): each stage
         # makes the process group, unless one exists already, and destroys what it made
         self._group_env = (
-            launch if launch is not None and (launch.world_size > 1 or strategy == "ddp") else None
+            launch
+            if launch is not None and (launch.world_size > 1 or strategy in ("ddp", "fsdp"))
+            else None
         )
         per_node = 1 if self._launch is None else self._launch.local_world_size
         if devices not in (1, "1", "auto", [0], (0,), per_node, str(per_node)):
@@ -220,9 +229,9 @@ class Trainer:
                 "with torchrun (torchrun --nproc-per-node N script.py)",
                 param="devices",
             )
-        if strategy == "ddp" and self._launch is None and not _distributed.initialized():
+        if strategy in ("ddp", "fsdp") and self._launch is None and not _distributed.initialized():
             raise TrainerError(
-                "strategy='ddp' needs several processes: launch the script with torchrun "
+                f"strategy={strategy!r} needs several processes: launch the script with torchrun "
                 "(torchrun --nproc-per-node N script.py), or initialize torch.distributed first",
                 param="strategy",
             )
@@ -275,7 +284,7 @@ class Trainer:
         self.precision = precision
         self.strategy = strategy
         self.sync_batchnorm = sync_batchnorm
-        self._ddp: nn.parallel.DistributedDataParallel | None = None
+        self._strategy: _strategy.Strategy | None = None
         self.compile = compile
         self.compile_mode = compile_mode
         self.compile_backend = compile_backend
@@ -777,19 +786,31 @@ class Trainer:
             else _limit("limit_val_batches", _length(val_loader), self.limit_val_batches)
         )
         distributed = _distributed.initialized() and (
-            dist.get_world_size() > 1 or self.strategy == "ddp"
+            dist.get_world_size() > 1 or self.strategy in ("ddp", "fsdp")
         )
         if distributed and self.sync_batchnorm:
             if self.device.type == "cuda":  # pragma: no cover - needs CUDA
                 nn.SyncBatchNorm.convert_sync_batchnorm(task)  # type: ignore[no-untyped-call]
             elif self.is_global_zero:
                 warnings.warn(_SYNC_BN_CPU, UserWarning, stacklevel=3)
+        strategy = _strategy.strategy_class(self.strategy)() if distributed else None
+        if strategy is not None:
+            strategy.setup(task, self.device)
         self._configure_optimizers(task)
-        self._ddp = _distributed.wrap_ddp(task, self.device) if distributed else None
-        try:
+        if strategy is None:
             self._fit_loop(task, train_loader, val_loader, ckpt_path)
-        finally:
-            self._ddp = None
+        else:
+            self._strategy = strategy
+            try:
+                strategy.configured(self.optimizers)
+                self._fit_loop(task, train_loader, val_loader, ckpt_path)
+            except BaseException:
+                strategy.teardown(task, self.optimizers, failed=True)
+                raise
+            else:
+                strategy.teardown(task, self.optimizers, failed=False)
+            finally:
+                self._strategy = None
         _distributed.barrier()  # the last checkpoints are on disk before any rank reads one
 
     def _fit_loop(self, task: Task, train_loader: Any, val_loader: Any, ckpt_path: Any) -> None:
@@ -905,13 +926,13 @@ class Trainer:
         autocast = self._autocast_dtype
         scaler = self.scaler
         catcher = self._catcher
-        ddp = self._ddp
+        strategy = self._strategy
         training_step: Callable[[Any, int], Tensor | Mapping[str, Tensor]] = (
-            task.training_step if ddp is None else ddp
+            task.training_step if strategy is None else strategy.training_step(task)
         )
-        # DDP skips the gradient all-reduce on the batches that do not step (a loader
+        # the gradient sync is skipped on the batches that do not step (a loader
         # without len() may end inside a group: then every batch syncs)
-        no_sync = ddp is not None and accumulate > 1 and not math.isinf(limit)
+        no_sync = strategy is not None and accumulate > 1 and not math.isinf(limit)
         log_every = self.log_every_n_steps
         validate = (
             val_loader is not None
@@ -938,8 +959,8 @@ class Trainer:
             is_step = (batch_idx + 1) % accumulate == 0 or batch_idx + 1 >= limit
             skip_sync = None
             if no_sync and not is_step:
-                assert ddp is not None
-                skip_sync = ddp.no_sync()
+                assert strategy is not None
+                skip_sync = strategy.no_sync()
                 skip_sync.__enter__()
             if autocast is None:
                 out = training_step(batch, batch_idx)
@@ -1088,7 +1109,7 @@ class Trainer:
         self._sync_check()
         values = self._train_log.epoch_values(task.class_names)
         total, weight = float(self._loss_sum or 0.0), self._loss_weight
-        if self._ddp is not None:  # the mean over every rank's samples
+        if self._strategy is not None:  # the mean over every rank's samples
             total, weight = _distributed.all_reduce_sum([total, weight])
         if weight and "train/loss" not in values:
             values["train/loss"] = total / weight
