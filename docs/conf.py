@@ -15,6 +15,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.intersphinx",
     "sphinx.ext.viewcode",
+    "pbgml.sphinxext",
 ]
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
