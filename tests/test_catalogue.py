@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 import pbgml
 from pbgml import registry
+from pbgml._names import snake_case
 from pbgml.configs import config_for
 
 torch.manual_seed(0)
@@ -141,20 +142,21 @@ OPTIMIZER_VALUES: dict[str, dict[str, Any]] = {}
 
 @pytest.mark.parametrize("name", registry.optimizer.names())
 def test_optimizer_builds_from_config_and_steps(name: str) -> None:
+    short = snake_case(name)  # pbgml's class ('adamw') and torch's ('AdamW') alike
     factory = pbgml.instantiate(
-        _cfg("optimizer", name, **OPTIMIZER_VALUES.get(name, {})), key="optimizer"
+        _cfg("optimizer", name, **OPTIMIZER_VALUES.get(short, {})), key="optimizer"
     )
-    if name == "sparse_adam":
+    if short == "sparse_adam":
         model: torch.nn.Module = torch.nn.Embedding(5, 3, sparse=True)
         batch = torch.tensor([1, 2])
-    elif name == "muon":  # Muon optimizes 2-D weights only
+    elif short == "muon":  # Muon optimizes 2-D weights only
         model = torch.nn.Linear(3, 2, bias=False)
         batch = torch.randn(2, 3)
     else:
         model = _tiny_model()
         batch = torch.randn(2, 3)
-    opt = factory(model.parameters() if name in ("sparse_adam", "muon") else model)
-    assert isinstance(opt, torch.optim.Optimizer)
+    opt = factory(model.parameters() if short in ("sparse_adam", "muon") else model)
+    assert isinstance(opt, registry.optimizer.get(name))
     before = [p.detach().clone() for p in model.parameters()]
 
     def closure() -> torch.Tensor:
@@ -163,7 +165,7 @@ def test_optimizer_builds_from_config_and_steps(name: str) -> None:
         loss.backward()
         return loss
 
-    if name == "lbfgs":
+    if short == "lbfgs":
         opt.step(closure)
     else:
         closure()
@@ -197,6 +199,8 @@ CODE_ONLY_SCHEDULERS = {"sequential_lr", "chained_scheduler"}
 
 @pytest.mark.parametrize("name", registry.scheduler.names())
 def test_scheduler_builds_from_config_and_steps(name: str) -> None:
+    name_ = name
+    name = snake_case(name)  # pbgml's class ('step_lr') and torch's ('StepLR') alike
     model = _tiny_model()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     if name in CODE_ONLY_SCHEDULERS:
@@ -205,16 +209,17 @@ def test_scheduler_builds_from_config_and_steps(name: str) -> None:
             torch.optim.lr_scheduler.ExponentialLR(opt, 0.5),
         ]
         extra: dict[str, Any] = {"milestones": [1]} if name == "sequential_lr" else {}
-        sched: Any = registry.scheduler.build(name, optimizer=opt, schedulers=inner, **extra)
+        sched: Any = registry.scheduler.build(name_, optimizer=opt, schedulers=inner, **extra)
         step = sched.step
     else:
         factory = pbgml.instantiate(
-            _cfg("scheduler", name, **SCHEDULER_VALUES.get(name, {})),
+            _cfg("scheduler", name_, **SCHEDULER_VALUES.get(name, {})),
             key="scheduler",
             allow=[__name__],
         )
         scheduled = factory(opt)
         sched = scheduled.scheduler
+        assert isinstance(sched, registry.scheduler.get(name_))
 
         def step() -> None:
             scheduled.step({"val/loss": 1.0}) if scheduled.monitor else scheduled.step()

@@ -192,14 +192,28 @@ def _public_subclasses(module: object, base: type) -> set[type]:
 
 
 def _registered(reg: Registry[object]) -> set[object]:
-    return {reg.get(name) for name in reg.names()}
+    """Every class a config may name: the entries' targets and the classes they accept."""
+    targets = {reg.get(name) for name in reg.names()}
+    return targets | {t for t in _ALL_TORCH_CLASSES if reg.find(t) is not None}
+
+
+_ALL_TORCH_CLASSES = [
+    obj
+    for module in (torch.optim, torch.optim.lr_scheduler, torch.nn)
+    for obj in vars(module).values()
+    if isinstance(obj, type)
+]
 
 
 def test_every_torch_optimizer_is_registered() -> None:
     expected = _public_subclasses(torch.optim, torch.optim.Optimizer) - {torch.optim.Optimizer}
     assert expected <= _registered(registry.optimizer)
-    assert registry.optimizer.get("adamw") is torch.optim.AdamW
+    # pbgml's subclass holds the short name and the class name; torch's class is
+    # accepted by the same entry (files that name torch.optim.AdamW stay valid)
+    assert registry.optimizer.get("adamw") is pbgml.optim.AdamW
+    assert issubclass(pbgml.optim.AdamW, torch.optim.AdamW)
     assert registry.optimizer.entry("adamw").aliases == ("AdamW",)
+    assert registry.optimizer.find(torch.optim.AdamW) is registry.optimizer.entry("adamw")
 
 
 def test_every_torch_scheduler_is_registered() -> None:
@@ -207,7 +221,8 @@ def test_every_torch_scheduler_is_registered() -> None:
     expected = _public_subclasses(sched, sched.LRScheduler) | {sched.ReduceLROnPlateau}
     expected -= {sched.LRScheduler}
     assert expected <= _registered(registry.scheduler)
-    assert registry.scheduler.resolve("ReduceLROnPlateau") == "reduce_lr_on_plateau"
+    assert registry.scheduler.get("ReduceLROnPlateau") is pbgml.optim.ReduceLROnPlateau
+    assert registry.scheduler.find(sched.ReduceLROnPlateau).name == "reduce_lr_on_plateau"
 
 
 def test_every_torch_loss_is_registered_without_suffix() -> None:

@@ -197,7 +197,9 @@ def closest(
     """
     lowered: dict[str, str] = {}
     for choice in choices:
-        lowered.setdefault(choice.lower(), choice)
+        # a short name ('adamw') wins over a class name that differs in case ('AdamW')
+        if choice == choice.lower() or choice.lower() not in lowered:
+            lowered[choice.lower()] = choice
     key = name.lower()
     hits = difflib.get_close_matches(key, list(lowered), n=max(n, 5), cutoff=cutoff)
     # rank by edit distance, then by length difference (a typo replaces more often

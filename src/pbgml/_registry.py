@@ -65,7 +65,7 @@ class Entry(Generic[R]):
     >>> import pbgml
     >>> entry = pbgml.registry.optimizer.entry("AdamW")
     >>> entry.name, entry.aliases, entry.origin
-    ('adamw', ('AdamW',), 'torch.optim.adamw.AdamW')
+    ('adamw', ('AdamW',), 'pbgml.optim._torch.AdamW')
     """
 
     name: str
@@ -135,6 +135,9 @@ class _State:
     version: int = 0  # bumped on every change, so indexes over entries can be cached
     by_target: dict[int, str] = field(default_factory=dict)
     by_target_version: int = -1
+    # objects accepted as targets of an entry whose own target extends them
+    # (torch.optim.AdamW for adamw, whose target is pbgml.optim.AdamW): id -> (obj, name)
+    equivalents: dict[int, tuple[object, str]] = field(default_factory=dict)
 
 
 class Registry(Generic[R]):
@@ -550,7 +553,7 @@ class Registry(Generic[R]):
         Examples
         --------
         >>> import torch, pbgml
-        >>> pbgml.registry.optimizer.get("sgd") is torch.optim.SGD
+        >>> pbgml.registry.optimizer.get("sgd") is pbgml.optim.SGD
         True
         """
         return self.entry(name).target
@@ -558,12 +561,15 @@ class Registry(Generic[R]):
     def find(self, target: object) -> Entry[R] | None:
         """Return the entry whose target *is* ``target`` (by identity), or ``None``.
 
+        A class the entry accepts as well (see :meth:`accept`) finds that entry too.
         Plugin entries that were not imported yet are not searched.
 
         Examples
         --------
         >>> import torch, pbgml
-        >>> pbgml.registry.optimizer.find(torch.optim.SGD).name
+        >>> pbgml.registry.optimizer.find(pbgml.optim.SGD).name
+        'sgd'
+        >>> pbgml.registry.optimizer.find(torch.optim.SGD).name  # accepted: SGD extends it
         'sgd'
         >>> pbgml.registry.optimizer.find(print) is None
         True
@@ -578,9 +584,42 @@ class Registry(Generic[R]):
             state.by_target_version = state.version
         name = state.by_target.get(id(target))
         if name is None:
-            return None
+            accepted = state.equivalents.get(id(target))
+            if accepted is None or accepted[0] is not target:
+                return None
+            held = state.entries.get(accepted[1])
+            return held if isinstance(held, Entry) else None
         found = state.entries[name]
         return found if isinstance(found, Entry) and found.target is target else None
+
+    def accept(self, target: object, name: str) -> None:
+        """Accept ``target`` as a target of the entry ``name``, whose own target extends it.
+
+        A config naming ``target`` by its path (``_target_: torch.optim.AdamW``, as files
+        written before pbgml's subclasses say) is then allowed and checked as that entry,
+        and builds ``target`` itself. ``target`` is not listed and gets no name.
+
+        Raises
+        ------
+        pbgml.RegistryError
+            The entry's target is not a subclass of ``target``.
+
+        Examples
+        --------
+        >>> import torch, pbgml
+        >>> entry = pbgml.registry.optimizer.find(torch.optim.AdamW)
+        >>> entry.name, entry.target is pbgml.optim.AdamW
+        ('adamw', True)
+        """
+        self._ensure_loaded()
+        entry = self.entry(name)
+        if not (isinstance(target, type) and isinstance(entry.target, type)) or not issubclass(
+            entry.target, target
+        ):
+            raise RegistryError(
+                f"{self.group} {name!r} builds {entry.origin}, which does not extend {target!r}"
+            )
+        self._state.equivalents[id(target)] = (target, entry.name)
 
     def pending_origins(self) -> dict[str, str]:
         """Plugin entries not imported yet: their dotted origin path -> name.

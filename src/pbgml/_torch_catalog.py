@@ -2,10 +2,13 @@
 
 The loaders here run the first time a registry is used, never at ``import pbgml``.
 Each torch class is registered under a snake_case name with its class name as an
-alias (``mse`` / ``MSELoss``, ``adamw`` / ``AdamW``). Where pbgml registered a
-component of its own under the short name first (its ``cross_entropy`` takes class
-weights as a list), torch's class is registered under its own class name
-(``CrossEntropyLoss``) instead: nothing is ever overwritten.
+alias (``mse`` / ``MSELoss``). Where pbgml registered a component of its own under the
+short name first, torch's class is registered under its own class name
+(``CrossEntropyLoss``, beside pbgml's ``cross_entropy``, which takes class weights as a
+list), or, when pbgml's class extends it and holds the class name too (``adamw`` /
+``AdamW`` build :class:`pbgml.optim.AdamW`), accepted by that entry: a config naming
+``torch.optim.AdamW`` is checked as ``adamw`` and builds torch's class. Nothing is
+ever overwritten.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ def _register_all(reg: Registry[Any], classes: Iterable[tuple[str, type]], *, st
         if name in reg:  # pbgml's own component holds the short name
             if attr not in reg:
                 reg.register(cls, name=attr)
+            elif isinstance(held := reg.get(attr), type) and issubclass(held, cls):
+                reg.accept(cls, attr)  # pbgml's subclass holds both names: the same entry
             continue
         reg.register(cls, name=name, aliases=(attr,) if attr != name and attr not in reg else ())
 

@@ -179,7 +179,7 @@ def test_a_yaml_experiment_gets_the_defaults_of_the_fields_it_leaves_out(tmp_pat
     assert (run_dir / "logs" / "metrics.csv").is_file()  # the CSV logger
     saved = pbgml.load_yaml(run_dir / "config.yaml")
     assert saved.seed == 42
-    assert saved.optimizer._target_ == "torch.optim.AdamW"
+    assert saved.optimizer._target_ == "pbgml.optim.AdamW"
     assert saved.task._target_ == "pbgml.train.ClassificationTask"
 
 

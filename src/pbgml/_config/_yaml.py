@@ -26,7 +26,7 @@ def to_yaml(cfg: Any) -> str:
     >>> import pbgml
     >>> from pbgml.configs import StepLRConf
     >>> print(pbgml.to_yaml(StepLRConf(step_size=5)), end="")
-    _target_: torch.optim.lr_scheduler.StepLR
+    _target_: pbgml.optim.StepLR
     _partial_: true
     interval: epoch
     frequency: 1

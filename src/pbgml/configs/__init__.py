@@ -13,7 +13,7 @@ Examples
 >>> from omegaconf import OmegaConf
 >>> from pbgml.configs import AdamWConf
 >>> print(OmegaConf.to_yaml(AdamWConf(lr=3e-3)), end="")
-_target_: torch.optim.AdamW
+_target_: pbgml.optim.AdamW
 _partial_: true
 lr: 0.003
 betas:

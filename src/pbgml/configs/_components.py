@@ -141,9 +141,7 @@ class ReduceLROnPlateauConf(SchedulerConf):
     ('min', 3)
     """
 
-    _target_: str = field(
-        default="torch.optim.lr_scheduler.ReduceLROnPlateau", init=False, repr=False
-    )
+    _target_: str = field(default="pbgml.optim.ReduceLROnPlateau", init=False, repr=False)
     mode: str = "min"
     factor: float = 0.1
     patience: int = 10

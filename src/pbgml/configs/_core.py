@@ -40,7 +40,7 @@ class ComponentConf:
     --------
     >>> from pbgml.configs import SGDConf
     >>> SGDConf()._target_
-    'torch.optim.SGD'
+    'pbgml.optim.SGD'
     """
 
     _target_: str = field(default="", init=False, repr=False)
@@ -239,11 +239,12 @@ def _no_decay_on_bias_and_norm() -> ParamGroupsConf:
 
 @dataclass(kw_only=True)
 class AdamWConf(OptimizerConf):
-    """:class:`torch.optim.AdamW`: Adam with decoupled weight decay.
+    """:class:`torch.optim.AdamW` (through :class:`pbgml.optim.AdamW`): Adam with decoupled weight decay.
 
-    ``param_groups`` (not an argument of AdamW: the optimizer registry's ``meta``
-    key) defaults to no weight decay on biases and normalization weights, as an
-    AdamW config without that key does; set it to ``None`` for a single group.
+    ``param_groups`` (the optimizer registry's ``meta`` key, also an argument of
+    :class:`pbgml.optim.AdamW`, so plain Hydra builds this config too) defaults to
+    no weight decay on biases and normalization weights, as an AdamW config without
+    that key does; set it to ``None`` for a single group.
 
     Examples
     --------
@@ -254,7 +255,7 @@ class AdamWConf(OptimizerConf):
     True
     """
 
-    _target_: str = field(default="torch.optim.AdamW", init=False, repr=False)
+    _target_: str = field(default="pbgml.optim.AdamW", init=False, repr=False)
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
@@ -277,7 +278,7 @@ class AdamConf(OptimizerConf):
     0.001
     """
 
-    _target_: str = field(default="torch.optim.Adam", init=False, repr=False)
+    _target_: str = field(default="pbgml.optim.Adam", init=False, repr=False)
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
@@ -303,7 +304,7 @@ class SGDConf(OptimizerConf):
     0.9
     """
 
-    _target_: str = field(default="torch.optim.SGD", init=False, repr=False)
+    _target_: str = field(default="pbgml.optim.SGD", init=False, repr=False)
     lr: float = 1e-3
     momentum: float = 0.0
     dampening: float = 0.0
@@ -372,9 +373,7 @@ class CosineAnnealingLRConf(SchedulerConf):
     True
     """
 
-    _target_: str = field(
-        default="torch.optim.lr_scheduler.CosineAnnealingLR", init=False, repr=False
-    )
+    _target_: str = field(default="pbgml.optim.CosineAnnealingLR", init=False, repr=False)
     T_max: int | None = None
     eta_min: float = 0.0
 
@@ -390,7 +389,7 @@ class StepLRConf(SchedulerConf):
     0.1
     """
 
-    _target_: str = field(default="torch.optim.lr_scheduler.StepLR", init=False, repr=False)
+    _target_: str = field(default="pbgml.optim.StepLR", init=False, repr=False)
     step_size: int
     gamma: float = 0.1
 

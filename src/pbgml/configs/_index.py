@@ -21,6 +21,20 @@ def _index() -> dict[str, type[Any]]:
             default = obj.__dataclass_fields__["_target_"].default
             if isinstance(default, str) and default:
                 found.setdefault(default, obj)
+    # pbgml's optimizer and scheduler classes extend torch's: a file that names torch's
+    # class (``_target_: torch.optim.SGD``) gets the same typed config, target kept
+    import pbgml.optim
+    from pbgml._names import public_path
+
+    for path, conf in list(found.items()):
+        if not path.startswith("pbgml.optim."):
+            continue
+        cls = vars(pbgml.optim).get(path.rpartition(".")[2])
+        torch_base = next(
+            (b for b in getattr(cls, "__mro__", ())[1:] if b.__module__.startswith("torch.")), None
+        )
+        if torch_base is not None:
+            found.setdefault(public_path(torch_base), conf)
     return found
 
 
@@ -30,7 +44,9 @@ def typed_config_for(path: str) -> type[Any] | None:
     Examples
     --------
     >>> from pbgml.configs import typed_config_for
-    >>> typed_config_for("torch.optim.AdamW").__name__
+    >>> typed_config_for("pbgml.optim.AdamW").__name__
+    'AdamWConf'
+    >>> typed_config_for("torch.optim.AdamW").__name__  # torch's class, as old files name it
     'AdamWConf'
     >>> typed_config_for("torch.optim.RAdam") is None
     True

@@ -43,7 +43,7 @@ def config_for(group: str, name: str) -> type[Any]:
     'SGDConf'
     >>> cfg = OmegaConf.structured(config_for("optimizer", "radam"))
     >>> cfg._target_, cfg._partial_, cfg.lr
-    ('torch.optim.RAdam', True, 0.001)
+    ('pbgml.optim.RAdam', True, 0.001)
     """
     from pbgml import registry
     from pbgml._errors import UnknownNameError, closest, format_choices
@@ -65,7 +65,10 @@ def config_for(group: str, name: str) -> type[Any]:
     cached = _generated.get((group, entry.name))
     if cached is not None and cached[0] is entry.target:
         return cached[1]
-    conf = typed_config_for(public_path(entry.target))
+    path = public_path(entry.target)
+    conf = typed_config_for(path)
+    if conf is not None and conf.__dataclass_fields__["_target_"].default != path:
+        conf = None  # torch's AdamW: AdamWConf builds pbgml's subclass; generate torch's
     if conf is None:
         conf = config_from_signature(
             entry.target, partial=reg.partial, exclude=reg.exclude, meta=reg.meta

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from pbgml.optim._factories import (
     DEFAULT_PARAM_GROUPS,
-    INTERVALS,
     OptimizerFactory,
     ScheduledLR,
     SchedulerFactory,
@@ -42,10 +41,70 @@ from pbgml.optim._param_groups import (
     ParamGroups,
     freeze_norm_stats,
 )
+from pbgml.optim._scheduled import INTERVALS, ScheduledMixin
+from pbgml.optim._torch import (
+    ASGD,
+    LBFGS,
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    ConstantLR,
+    CosineAnnealingLR,
+    CosineAnnealingWarmRestarts,
+    CyclicLR,
+    ExponentialLR,
+    GroupedOptimizer,
+    LambdaLR,
+    LinearLR,
+    MultiplicativeLR,
+    MultiStepLR,
+    NAdam,
+    OneCycleLR,
+    PolynomialLR,
+    RAdam,
+    ReduceLROnPlateau,
+    RMSprop,
+    Rprop,
+    SparseAdam,
+    StepLR,
+    optimizer_classes,
+    scheduler_classes,
+)
 from pbgml.optim._warmup import WarmupCosineLR
 
 __all__ = [
+    "ASGD",
     "DEFAULT_PARAM_GROUPS",
+    "LBFGS",
+    "SGD",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "ConstantLR",
+    "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
+    "ExponentialLR",
+    "GroupedOptimizer",
+    "LambdaLR",
+    "LinearLR",
+    "MultiStepLR",
+    "MultiplicativeLR",
+    "NAdam",
+    "OneCycleLR",
+    "PolynomialLR",
+    "RAdam",
+    "RMSprop",
+    "ReduceLROnPlateau",
+    "Rprop",
+    "ScheduledMixin",
+    "SparseAdam",
+    "StepLR",
     "INTERVALS",
     "NO_DECAY_KINDS",
     "OptimConfigError",
@@ -59,10 +118,33 @@ __all__ = [
     "freeze_norm_stats",
 ]
 
+# optimizers newer than torch 2.4 (Adafactor, Muon), wrapped when this torch has them
+for _cls in optimizer_classes():
+    if _cls.__name__ not in globals():
+        globals()[_cls.__name__] = _cls
+        __all__.append(_cls.__name__)
+del _cls
+
 if TYPE_CHECKING:
     from pbgml._registry import Registry
 
 
+def _load_optimizers(reg: Registry[Any]) -> None:
+    """Loader of the ``optimizer`` group: pbgml's class for each torch optimizer, by short name.
+
+    The class names are aliases (``AdamW``); torch's own classes are accepted by the
+    same entries (see :meth:`pbgml.Registry.accept`).
+    """
+    from pbgml._names import snake_case
+
+    for cls in optimizer_classes():
+        reg.register(cls, name=snake_case(cls.__name__), aliases=(cls.__name__,))
+
+
 def _load_schedulers(reg: Registry[Any]) -> None:
-    """Loader of the ``scheduler`` group: pbgml's schedulers."""
+    """Loader of the ``scheduler`` group: pbgml's schedulers, and its class for each torch one."""
+    from pbgml._names import snake_case
+
     reg.register(WarmupCosineLR, name="warmup_cosine", aliases=["WarmupCosineLR"])
+    for cls in scheduler_classes():
+        reg.register(cls, name=snake_case(cls.__name__), aliases=(cls.__name__,))

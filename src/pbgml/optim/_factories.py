@@ -14,6 +14,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from pbgml._errors import did_you_mean
 from pbgml.optim._param_groups import OptimConfigError, ParamGroups, group_dicts
+from pbgml.optim._scheduled import INTERVALS, is_scheduled, scheduling_settings
 from pbgml.optim._warmup import WarmupCosineLR
 
 __all__ = [
@@ -26,9 +27,6 @@ __all__ = [
     "finalize_optimizer",
     "finalize_scheduler",
 ]
-
-#: When a scheduler steps: after every epoch or after every optimizer step.
-INTERVALS = ("epoch", "step")
 
 #: The ``param_groups`` value (and the default) meaning "the optimizer's own default":
 #: no weight decay on biases and norms for AdamW, one group for the others.
@@ -50,9 +48,6 @@ _UNSIZED = (
     "let pbgml's Trainer build it"
 )
 
-_PLATEAU_NEEDS_MONITOR = (
-    "ReduceLROnPlateau steps on a metric: set the scheduler's monitor, e.g. 'val/loss'."
-)
 _MONITOR_NOT_LOGGED = (
     "the metric {monitor!r} is not among the metrics logged so far ({logged}).{hint}"
 )
@@ -352,30 +347,12 @@ class SchedulerFactory:
     monitor: str | None = None
 
     def __post_init__(self) -> None:
-        if self.interval not in INTERVALS:
-            hint = did_you_mean(str(self.interval), INTERVALS)
-            raise OptimConfigError(
-                f"expected 'epoch' or 'step', got {self.interval!r}.{hint}",
-                param="interval",
-            )
-        if (
-            isinstance(self.frequency, bool)
-            or not isinstance(self.frequency, int)
-            or self.frequency < 1
-        ):
-            raise OptimConfigError(
-                f"expected an integer >= 1, got {self.frequency!r}.",
-                param="frequency",
-            )
-        if self.monitor is not None and (not isinstance(self.monitor, str) or not self.monitor):
-            raise OptimConfigError(
-                f"expected a metric name such as 'val/loss', got {self.monitor!r}.",
-                param="monitor",
-            )
-        func = _func(self.build)
-        plateau = isinstance(func, type) and issubclass(func, ReduceLROnPlateau)
-        if plateau and self.monitor is None:
-            raise OptimConfigError(_PLATEAU_NEEDS_MONITOR, param="monitor")
+        scheduling_settings(
+            _func(self.build),
+            interval=self.interval,
+            frequency=self.frequency,
+            monitor=self.monitor,
+        )
 
     @property
     def length_argument(self) -> str | None:
@@ -454,6 +431,10 @@ class SchedulerFactory:
                 name = getattr(_func(build), "__name__", repr(build))
                 raise OptimConfigError(_UNSIZED.format(arg=arg, name=name), param=arg)
             build = functools.partial(build, **{arg: max(1, total // self.frequency)})
+        if is_scheduled(_func(build)):  # pbgml's classes keep the settings too
+            build = functools.partial(
+                build, interval=self.interval, frequency=self.frequency, monitor=self.monitor
+            )
         return ScheduledLR(
             scheduler=build(optimizer),
             interval=self.interval,

@@ -9,6 +9,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from pbgml.optim._param_groups import OptimConfigError
+from pbgml.optim._scheduled import ScheduledMixin
 
 __all__ = ["WarmupCosineLR"]
 
@@ -25,7 +26,7 @@ def _number(name: str, value: object, what: str) -> float:
     return float(value)
 
 
-class WarmupCosineLR(LRScheduler):
+class WarmupCosineLR(ScheduledMixin, LRScheduler):
     """Linear warm-up to the base learning rate, then cosine annealing to ``eta_min``.
 
     At step ``t`` the learning rate of a group with base rate ``base`` is
@@ -61,6 +62,9 @@ class WarmupCosineLR(LRScheduler):
         ``[0, max base rate]``; the other groups' floors are scaled alike.
     last_epoch
         The index of the last step, to resume (``-1`` starts afresh).
+    interval, frequency, monitor
+        When to step it, kept as attributes (see :class:`~pbgml.optim.ScheduledMixin`):
+        every optimizer step by default.
 
     Examples
     --------
@@ -68,6 +72,8 @@ class WarmupCosineLR(LRScheduler):
     >>> from pbgml.optim import WarmupCosineLR
     >>> optimizer = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=1.0)
     >>> scheduler = WarmupCosineLR(optimizer, warmup_steps=2, total_steps=6)
+    >>> scheduler.interval
+    'step'
     >>> rates = []
     >>> for _ in range(7):
     ...     rates.append(round(scheduler.get_last_lr()[0], 3))
@@ -82,6 +88,8 @@ class WarmupCosineLR(LRScheduler):
     total_steps: expected an integer greater than warmup_steps=5 (the warm-up is part of the total), got 5.
     """
 
+    default_interval = "step"
+
     def __init__(
         self,
         optimizer: Optimizer,
@@ -90,6 +98,10 @@ class WarmupCosineLR(LRScheduler):
         warmup_start_factor: float = 0.0,
         eta_min: float = 0.0,
         last_epoch: int = -1,
+        *,
+        interval: str = "step",
+        frequency: int = 1,
+        monitor: str | None = None,
     ) -> None:
         warmup_steps = _integer("warmup_steps", warmup_steps, 0, "an integer >= 0")
         total_steps = _integer(
@@ -117,7 +129,9 @@ class WarmupCosineLR(LRScheduler):
         self.total_steps = total_steps
         self.warmup_start_factor = start
         self.eta_min = floor
-        super().__init__(optimizer, last_epoch)
+        super().__init__(
+            optimizer, last_epoch, interval=interval, frequency=frequency, monitor=monitor
+        )
 
     @staticmethod
     def _initial_lr(group: dict[str, object], last_epoch: int) -> float:
