@@ -35,9 +35,11 @@ from pbgml._version import __version__
 if TYPE_CHECKING:
     from pbgml import configs, hydra, train
     from pbgml._config._check import check
+    from pbgml._config._compose import compose
     from pbgml._config._instantiate import instantiate
     from pbgml._config._model import check_input, summary
     from pbgml._config._yaml import load_yaml, to_yaml
+    from pbgml._export import ExportError, export, load_model
     from pbgml._run import RunResult, run
     from pbgml.nn import ShapeMismatchError
     from pbgml.train import Trainer
@@ -47,6 +49,7 @@ __all__ = [
     "ConfigError",
     "ConfigIssue",
     "Entry",
+    "ExportError",
     "MissingExtraError",
     "PbgmlError",
     "PluginWarning",
@@ -59,9 +62,12 @@ __all__ = [
     "__version__",
     "check",
     "check_input",
+    "compose",
     "configs",
+    "export",
     "hydra",
     "instantiate",
+    "load_model",
     "load_yaml",
     "registry",
     "run",
@@ -77,6 +83,7 @@ _LAZY: dict[str, str] = {
     "train": "pbgml.train",
     "Trainer": "pbgml.train",
     "check": "pbgml._config._check",
+    "compose": "pbgml._config._compose",
     "instantiate": "pbgml._config._instantiate",
     "load_yaml": "pbgml._config._yaml",
     "to_yaml": "pbgml._config._yaml",
@@ -85,6 +92,9 @@ _LAZY: dict[str, str] = {
     "ShapeMismatchError": "pbgml.nn",
     "run": "pbgml._run",
     "RunResult": "pbgml._run",
+    "export": "pbgml._export",
+    "load_model": "pbgml._export",
+    "ExportError": "pbgml._export",
 }
 
 

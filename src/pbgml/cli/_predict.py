@@ -1,0 +1,87 @@
+"""``pbgml predict CKPT INPUTS... [--output preds.csv]``: one row per input.
+
+Inputs are image files or folders of them (through the data config's eval
+transforms), CSV files of features, or tensor files (``torch.save``, read with
+``weights_only``). The rows (input, predicted class, its label, each class's
+probability) go to ``--output`` or to stdout, as CSV; inputs run in batches, on the GPU
+when there is one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pbgml.cli._report import UsageError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see pbgml predict --help)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="pbgml predict",
+        description="Predict with a checkpoint (or a safetensors file from pbgml export).",
+    )
+    parser.add_argument("checkpoint", help="a .ckpt or .safetensors written by pbgml")
+    parser.add_argument("inputs", nargs="+", help="images, folders of images, .csv or .pt files")
+    parser.add_argument("--output", "-o", default=None, help="the CSV to write (default: stdout)")
+    parser.add_argument("--batch-size", type=_positive, default=64, help="inputs per batch")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: GPU if any)")
+    parser.add_argument(
+        "--allow", action="append", default=[], metavar="PREFIX", help="your model's module prefix"
+    )
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run ``pbgml predict``; return the exit code (2 for a user mistake).
+
+    Examples
+    --------
+    >>> from pbgml.cli._predict import main
+    >>> main(["--help"])  # doctest: +ELLIPSIS
+    usage: pbgml predict ...
+    0
+    """
+    from pbgml._export import eval_transform, expand, predict_rows, read_inputs, read_source
+    from pbgml._export._predict import write_csv
+
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit_:  # --help
+        return int(exit_.code or 0)
+    source = read_source(args.checkpoint, allow=args.allow)
+    files = expand(args.inputs)
+    data_cfg = source.experiment.get("data")
+    inputs = read_inputs(
+        files,
+        transform=eval_transform(source.experiment),
+        sample_shape=source.sample_shape,
+        data_cfg=data_cfg if isinstance(data_cfg, dict) else {},
+    )
+    rows = list(predict_rows(source, inputs, batch_size=args.batch_size, device=args.device))
+    if args.output is None:
+        write_csv(rows, sys.stdout)
+    else:
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("w", encoding="utf-8", newline="") as f:
+            write_csv(rows, f)
+        print(f"wrote {len(rows)} predictions to {output}", file=sys.stderr)
+    return 0
