@@ -91,7 +91,9 @@ def _issue(key: str, message: str, kind: str, tree: Tree) -> ConfigError:
     return ConfigError([tree.issue(key, message, kind)], source=tree.source)
 
 
-def _run_dir(root: Mapping[str, Any], tree: Tree, claim: bool = True) -> tuple[Path, Path | None]:
+def _run_dir(
+    root: Mapping[str, Any], tree: Tree, claim: bool = True, chosen: str | None = None
+) -> tuple[Path, Path | None]:
     """The run's folder and the checkpoint to resume from (``None``: a new run).
 
     A new folder is claimed atomically (``mkdir`` that fails if it exists), so runs
@@ -109,6 +111,11 @@ def _run_dir(root: Mapping[str, Any], tree: Tree, claim: bool = True) -> tuple[P
             run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
             return run_dir, path
         raise _issue("resume", _BAD_RESUME.format(value=resume), "not_found", tree)
+    if chosen is not None:  # the caller's folder (Hydra's output directory)
+        path = Path(chosen)
+        if claim:
+            path.mkdir(parents=True, exist_ok=True)
+        return path, None
     stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     folder = base / str(root.get("name") or "run")
     run_dir, n = folder / stamp, 1
@@ -145,7 +152,9 @@ def _scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-def run(cfg: Any, *, allow: Iterable[str] | None = None) -> RunResult:
+def run(
+    cfg: Any, *, allow: Iterable[str] | None = None, run_dir: str | os.PathLike[str] | None = None
+) -> RunResult:
     """Check, build, train and test one experiment.
 
     ``cfg`` is an :class:`~pbgml.configs.ExperimentConf` (or a dict, DictConfig, or
@@ -164,6 +173,9 @@ def run(cfg: Any, *, allow: Iterable[str] | None = None) -> RunResult:
         The experiment.
     allow
         Dotted prefixes of extra allowed targets (your own modules), given in code.
+    run_dir
+        The run's folder, chosen by the caller (``pbgml train`` passes Hydra's output
+        directory); ignored when ``resume`` is set (a resume stays in its run's folder).
 
     Returns
     -------
@@ -212,8 +224,9 @@ def run(cfg: Any, *, allow: Iterable[str] | None = None) -> RunResult:
     env = _distributed.launch_env()
     with _distributed.process_group(env if env is not None and env.world_size > 1 else None):
         claim = env is None or env.rank == 0
-        run_dir, resume_from = _distributed.broadcast_object(_run_dir(root, tree, claim))
-        return _run(root, tree, checked, run_dir, resume_from)
+        chosen = None if run_dir is None else str(run_dir)
+        folder, resume_from = _distributed.broadcast_object(_run_dir(root, tree, claim, chosen))
+        return _run(root, tree, checked, folder, resume_from)
 
 
 def _run(
