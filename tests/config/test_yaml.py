@@ -101,3 +101,36 @@ def test_schema_load_retargets_to_the_chosen_components_typed_config() -> None:
         pbgml.load_yaml(text.replace("momentum: 0.9", "momentum: fast"), schema=ExperimentConf)
     assert info.value.errors[0].key == "optimizer.momentum"
     assert info.value.errors[0].line == 3
+
+
+def test_typed_round_trip_gives_back_the_typed_config_with_tuples() -> None:
+    from pbgml.configs import (
+        AdamWConf,
+        DigitsDataConf,
+        MLPConf,
+        ParamGroupsConf,
+        StepLRConf,
+        TrainerConf,
+    )
+
+    cfg = ExperimentConf(
+        model=MLPConf(in_features=3, out_features=2, hidden=(4, 5)),
+        optimizer=AdamWConf(betas=(0.8, 0.95), param_groups=ParamGroupsConf(no_decay=("bias",))),
+        scheduler=StepLRConf(step_size=2, interval="step"),
+        data=DigitsDataConf(batch_size=8),
+        trainer=TrainerConf(max_epochs=3),
+    )
+    again = pbgml.load_yaml(pbgml.to_yaml(cfg), schema=ExperimentConf, as_object=True)
+    assert again == cfg
+    assert type(again.model) is MLPConf
+    assert again.model.hidden == (4, 5)
+    assert isinstance(again.optimizer.betas, tuple)
+    assert again.optimizer.param_groups.no_decay == ("bias",)
+    # a target written as a name or as torch's class stays as written
+    text = "model: {_target_: mlp, in_features: 3, out_features: 2}\ndata: {_target_: digits}\n"
+    text += "optimizer: {_target_: torch.optim.AdamW, _partial_: true, betas: [0.7, 0.9]}\n"
+    typed = pbgml.load_yaml(text, schema=ExperimentConf, as_object=True)
+    assert (typed.model._target_, typed.optimizer._target_) == ("mlp", "torch.optim.AdamW")
+    assert typed.optimizer.betas == (0.7, 0.9)
+    with pytest.raises(TypeError, match="schema"):
+        pbgml.load_yaml(text, as_object=True)

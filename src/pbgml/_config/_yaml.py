@@ -68,6 +68,52 @@ def _typed(target: Any, key: str) -> Any:
         return None
 
 
+def _tuple_hint(hint: Any) -> bool:
+    """True when ``hint`` is a tuple type (``tuple[int, ...]``, ``tuple[float, float] | None``)."""
+    import types
+    import typing
+
+    origin = typing.get_origin(hint)
+    if origin is tuple or hint is tuple:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_tuple_hint(arg) for arg in typing.get_args(hint))
+    return False
+
+
+def _typed_object(node: Any, hint: Any) -> Any:
+    """The typed config a merged node stands for: dataclasses rebuilt, tuples restored."""
+    import dataclasses
+    import typing
+
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if isinstance(node, DictConfig | ListConfig):
+        if node._is_none():
+            return None
+        if node._is_missing():
+            return "???"
+    if isinstance(node, DictConfig):
+        kind = OmegaConf.get_type(node)
+        if not (isinstance(kind, type) and dataclasses.is_dataclass(kind)):
+            return {str(k): _typed_object(node._get_node(k), Any) for k in node}
+        hints = typing.get_type_hints(kind)
+        values = {str(k): _typed_object(node._get_node(k), hints.get(str(k), Any)) for k in node}
+        init = {f.name for f in dataclasses.fields(kind) if f.init}
+        obj = kind(**{k: v for k, v in values.items() if k in init})
+        for key, value in values.items():  # a hidden _target_ the YAML names otherwise
+            if key not in init and getattr(obj, key, value) != value:
+                object.__setattr__(obj, key, value)
+        return obj
+    if isinstance(node, ListConfig):
+        items = [_typed_object(node._get_node(i), Any) for i in range(len(node))]
+        return tuple(items) if _tuple_hint(hint) else items
+    value = node._value() if hasattr(node, "_value") else node
+    if isinstance(value, list) and _tuple_hint(hint):
+        return tuple(value)
+    return value
+
+
 def _retarget(base: Any, plain: Any, prefix: str = "") -> None:
     """Where the YAML picks another component than the schema's default (an SGD where
     the schema has AdamW), swap in that component's typed config, or an untyped node
@@ -77,20 +123,25 @@ def _retarget(base: Any, plain: Any, prefix: str = "") -> None:
     if not isinstance(plain, dict) or not isinstance(base, DictConfig):
         return
     for key, value in plain.items():
-        if not isinstance(value, dict) or key not in base:
+        current = base._get_node(key) if isinstance(key, str) else None
+        if not isinstance(value, dict) or current is None:  # ("key in base" is False for ???)
             continue
-        current = base._get_node(key)
         target = value.get("_target_")
-        if isinstance(current, DictConfig) and not current._is_none() and not current._is_missing():
-            if target is not None and target != current.get("_target_"):
-                typed = _typed(target, key if not prefix else f"{prefix}.{key}")
-                if typed is not None:
-                    base[key] = OmegaConf.structured(typed)
-                    base[key]._target_ = target  # as written: a name stays a name
-                else:
-                    base[key] = {}
-            else:
-                _retarget(current, value)
+        filled = (
+            isinstance(current, DictConfig) and not current._is_none() and not current._is_missing()
+        )
+        if filled and (target is None or target == current.get("_target_")):
+            _retarget(current, value)
+            continue
+        if target is None:
+            continue
+        typed = _typed(target, key if not prefix else f"{prefix}.{key}")
+        if typed is not None:  # the schema's default, or nothing yet (model: ???)
+            base[key] = OmegaConf.structured(typed)
+            base[key]._target_ = target  # as written: a name stays a name
+            _retarget(base._get_node(key), value)
+        elif filled:
+            base[key] = {}
 
 
 @functools.cache
@@ -119,7 +170,11 @@ def _dumper() -> Any:
 
 
 def load_yaml(
-    path_or_text: str | Path, *, schema: Any = None, resolvers: Iterable[str] = ()
+    path_or_text: str | Path,
+    *,
+    schema: Any = None,
+    resolvers: Iterable[str] = (),
+    as_object: bool = False,
 ) -> Any:
     """Read a config from a YAML file or from YAML text.
 
@@ -133,13 +188,19 @@ def load_yaml(
         :class:`~pbgml.ConfigError` naming its key.
     resolvers
         Interpolation resolvers allowed besides the safe ones (``["oc.env"]``).
+    as_object
+        With a ``schema``: return the typed config itself (the dataclass instances,
+        the components' own typed configs where the YAML picks one, and tuples where a
+        field is a tuple), so ``load_yaml(to_yaml(cfg), schema=type(cfg),
+        as_object=True) == cfg``.
 
     Returns
     -------
     omegaconf.DictConfig
         The config, interpolations resolved (with the allowed resolvers only); a
         ``${`` left in a value, from escaped text, is escaped again, so reading the
-        node later never resolves anything.
+        node later never resolves anything. With ``as_object=True``, the typed
+        config instead.
 
     Examples
     --------
@@ -150,6 +211,11 @@ def load_yaml(
     (0.9, True)
     >>> pbgml.load_yaml("lr: 0.5", schema=SGDConf).lr
     0.5
+    >>> from pbgml.configs import AdamWConf
+    >>> cfg = AdamWConf(lr=0.1, betas=(0.8, 0.9))
+    >>> again = pbgml.load_yaml(pbgml.to_yaml(cfg), schema=AdamWConf, as_object=True)
+    >>> again.betas, again == cfg
+    ((0.8, 0.9), True)
     """
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
@@ -173,11 +239,14 @@ def load_yaml(
         issue = ConfigIssue("", f"not a config value: {message}", "type", source=source)
         raise ConfigError([issue], source=source) from None
     if schema is None:
+        if as_object:
+            raise TypeError("load_yaml(..., as_object=True) needs a schema")
         return node
     try:
         base = OmegaConf.structured(schema)
         _retarget(base, tree.root)
-        return OmegaConf.merge(base, node)
+        merged = OmegaConf.merge(base, node)
+        return _typed_object(merged, Any) if as_object else merged
     except OmegaConfBaseException as err:
         key = str(getattr(err, "full_key", "") or "")
         message = str(err).splitlines()[0]
