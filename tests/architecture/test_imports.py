@@ -33,7 +33,7 @@ LAYERS = {
     ),
     2: ("pbgml.nn", "pbgml.optim", "pbgml.data", "pbgml.losses", "pbgml.metrics", "pbgml.train"),
     3: ("pbgml.configs", "pbgml._config", "pbgml.hydra", "pbgml.sphinxext"),
-    4: ("pbgml._run", "pbgml._export"),
+    4: ("pbgml._run", "pbgml._export", "pbgml._launch"),
     5: ("pbgml.cli", "pbgml.__main__", "pbgml._cli"),
 }
 CONFIG_LIBRARIES = ("hydra", "omegaconf", "hydra_zen")

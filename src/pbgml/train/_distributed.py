@@ -20,7 +20,12 @@ import torch.distributed as dist
 from torch.distributed.distributed_c10d import PrefixStore
 from torch.distributed.rendezvous import rendezvous
 
+from pbgml.train._errors import TrainerError
+
 __all__ = [
+    "ACCELERATORS",
+    "Devices",
+    "resolve_devices",
     "TORCHRUN_VARIABLES",
     "LaunchEnv",
     "all_reduce_sum",
@@ -34,6 +39,104 @@ __all__ = [
 #: The environment variables ``torchrun`` sets for every worker: all of them mean
 #: "launched by torchrun" (or by an equivalent launcher).
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+#: The ``accelerator`` values (``"gpu"`` is ``"cuda"``; ``"auto"``: CUDA, else MPS, else CPU).
+ACCELERATORS = ("auto", "cpu", "cuda", "gpu", "mps")
+
+
+@dataclasses.dataclass(frozen=True)
+class Devices:
+    """What ``accelerator`` and ``devices`` mean on this machine.
+
+    ``kind`` is ``"cpu"``, ``"cuda"`` or ``"mps"``; ``count`` the number of processes
+    (one device each); ``indices`` the CUDA device indices asked for (``None``: the
+    first ``count``, or ``LOCAL_RANK``'s under torchrun).
+
+    Examples
+    --------
+    >>> from pbgml.train._distributed import resolve_devices
+    >>> resolve_devices("cpu", 2)
+    Devices(kind='cpu', count=2, indices=None)
+    >>> resolve_devices("cpu", "auto").count
+    1
+    """
+
+    kind: str
+    count: int
+    indices: tuple[int, ...] | None = None
+
+
+def _kind(accelerator: str) -> str:
+    if accelerator not in ACCELERATORS:
+        raise TrainerError(
+            f"accelerator={accelerator!r} is not one of {', '.join(map(repr, ACCELERATORS))}",
+            param="accelerator",
+        )
+    mps = torch.backends.mps.is_available()
+    if accelerator == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if mps else "cpu"
+    kind = "cuda" if accelerator == "gpu" else accelerator
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise TrainerError(
+            f"accelerator={accelerator!r} but CUDA is not available; use 'auto' or 'cpu'",
+            param="accelerator",
+        )
+    if kind == "mps" and not mps:
+        raise TrainerError(
+            "accelerator='mps' but MPS (Apple's Metal) is not available; use 'auto' or 'cpu'",
+            param="accelerator",
+        )
+    return kind
+
+
+def resolve_devices(accelerator: str, devices: Any) -> Devices:
+    """Check ``accelerator`` and ``devices`` (a count, a list of indices, or ``"auto"``).
+
+    ``"auto"`` is every GPU on CUDA and one process elsewhere. On CPU a count (or a
+    list's length) is a number of processes; MPS has one device.
+
+    Examples
+    --------
+    >>> from pbgml.train._distributed import resolve_devices
+    >>> resolve_devices("cpu", [0, 1]).count
+    2
+    >>> try:
+    ...     resolve_devices("cpu", 0)
+    ... except ValueError as err:
+    ...     print(err)
+    devices=0: expected a count >= 1, a list of device indices or 'auto'
+    """
+    kind = _kind(accelerator)
+    gpus = torch.cuda.device_count() if kind == "cuda" else 0
+    bad = TrainerError(
+        f"devices={devices!r}: expected a count >= 1, a list of device indices or 'auto'",
+        param="devices",
+    )
+    if devices == "auto":
+        return Devices(kind, gpus if kind == "cuda" else 1)
+    indices: tuple[int, ...] | None = None
+    if isinstance(devices, str) and devices.strip().isdigit():
+        devices = int(devices)
+    if isinstance(devices, int) and not isinstance(devices, bool):
+        if devices < 1:
+            raise bad
+        count = devices
+    elif isinstance(devices, list | tuple) and devices:
+        if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in devices):
+            raise bad
+        if len(set(devices)) != len(devices):
+            raise TrainerError(f"devices={list(devices)!r}: an index is repeated", param="devices")
+        count, indices = len(devices), tuple(devices) if kind == "cuda" else None
+    else:
+        raise bad
+    if kind == "cuda" and (count > gpus or any(i >= gpus for i in indices or ())):
+        raise TrainerError(
+            f"devices={devices!r}: this machine has {gpus} CUDA device(s)", param="devices"
+        )
+    if kind == "mps" and (count != 1 or indices not in (None, (0,))):
+        raise TrainerError(f"devices={devices!r}: MPS has one device (use 1)", param="devices")
+    return Devices(kind, count, indices)
 
 
 @dataclasses.dataclass(frozen=True)

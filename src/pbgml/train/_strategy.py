@@ -1,6 +1,7 @@
 """The trainer's distributed strategies: one small interface, DDP and FSDP behind it.
 
-A :class:`Strategy` is made by the :class:`~pbgml.train.Trainer` at the start of
+A :class:`Strategy` (:class:`DDPStrategy` here, ``FSDPStrategy`` in
+:mod:`pbgml.train._fsdp`) is made by the :class:`~pbgml.train.Trainer` at the start of
 ``fit`` when the run is distributed, and dropped at its end. It wraps the task,
 gives the loop its training step and a ``no_sync`` context for the accumulation
 steps that do not step the optimizer, and puts the task back as a plain module at
@@ -10,11 +11,9 @@ checkpoint moves between strategies and world sizes.
 
 Examples
 --------
->>> from pbgml.train._strategy import STRATEGIES, strategy_class
+>>> from pbgml.train._strategy import STRATEGIES
 >>> STRATEGIES
 ('auto', 'ddp', 'fsdp')
->>> strategy_class("ddp").__name__, strategy_class("auto").__name__
-('DDPStrategy', 'DDPStrategy')
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from pbgml.metrics import Metric
 if TYPE_CHECKING:
     from pbgml.train._task import Task
 
-__all__ = ["STRATEGIES", "DDPStrategy", "Strategy", "TrainingStep", "strategy_class", "wrap_ddp"]
+__all__ = ["STRATEGIES", "DDPStrategy", "Strategy", "TrainingStep", "wrap_ddp"]
 
 #: The ``strategy`` values the trainer accepts (``"auto"``: DDP when distributed).
 STRATEGIES = ("auto", "ddp", "fsdp")
@@ -165,14 +164,3 @@ class DDPStrategy(Strategy):
     ) -> None:
         """Drop the wrapper (the task was never changed)."""
         self.wrapper = None
-
-
-def strategy_class(name: str) -> type[Strategy]:
-    """The :class:`Strategy` class of a ``strategy`` value (``"auto"``: DDP)."""
-    if name == "fsdp":
-        from pbgml.train._fsdp import FSDPStrategy
-
-        return FSDPStrategy
-    if name in ("auto", "ddp"):
-        return DDPStrategy
-    raise ValueError(f"strategy={name!r} is not one of {', '.join(map(repr, STRATEGIES))}")

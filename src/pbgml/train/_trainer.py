@@ -26,7 +26,6 @@ from pbgml.train._checkpoint import (
 )
 from pbgml.train._errors import Interrupted, NonFiniteLossError, TrainerError
 from pbgml.train._helpers import (
-    _ACCELERATORS,
     _CLIP_ALGORITHMS,
     _COMPILE_MODES,
     _HOOKS,
@@ -52,6 +51,16 @@ _SYNC_BN_CPU = (
 )
 
 
+def _make_strategy(name: str) -> _strategy.Strategy:
+    """The strategy of a ``strategy`` value (``"auto"``: DDP); FSDP's module is imported
+    only when it is used."""
+    if name == "fsdp":
+        from pbgml.train._fsdp import FSDPStrategy
+
+        return FSDPStrategy()
+    return _strategy.DDPStrategy()
+
+
 class Trainer:
     """Fit, validate, test and predict a :class:`~pbgml.train.Task`: a lean, resumable loop.
 
@@ -71,9 +80,22 @@ class Trainer:
     max_steps
         Stop after this many optimizer steps (``None`` or ``-1``: no limit).
     accelerator
-        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"gpu"``.
+        ``"auto"`` (CUDA when available, else MPS, else CPU), ``"cpu"``, ``"cuda"`` (or
+        ``"gpu"``) or ``"mps"``.
     devices
-        ``1`` (several devices come with distributed training).
+        A count, a list of CUDA indices or ``"auto"`` (every GPU; one process elsewhere):
+        a Trainer drives one device per process, so more than one needs the processes:
+        ``torchrun --nproc-per-node N`` (then each process takes ``LOCAL_RANK``'s
+        device), or :func:`pbgml.run` / the ``pbgml`` command, which start their own
+        workers through torch's elastic launcher. :attr:`devices` holds the resolved
+        :class:`~pbgml.train._distributed.Devices`.
+    strategy
+        ``"auto"`` (DDP when there are several processes), ``"ddp"`` or ``"fsdp"``
+        (FSDP2: the task's ``model`` sharded during fit; checkpoints hold the full
+        weights, as in one process).
+    sync_batchnorm
+        Convert BatchNorm layers to ``nn.SyncBatchNorm`` in distributed fits (CUDA only:
+        ignored with a warning on CPU).
     precision
         ``"32"``; ``"bf16-mixed"`` (autocast to bfloat16, CPU and CUDA);
         ``"16-mixed"`` (float16 autocast and a ``torch.amp.GradScaler``, CUDA and CPU:
@@ -193,11 +215,6 @@ class Trainer:
             ("limit_test_batches", limit_test_batches),
         ):
             _check_fraction_or_count(name, value)
-        if accelerator not in _ACCELERATORS:
-            raise TrainerError(
-                f"accelerator={accelerator!r} is not one of {', '.join(map(repr, _ACCELERATORS))}",
-                param="accelerator",
-            )
         if strategy not in _strategy.STRATEGIES:
             raise TrainerError(
                 f"strategy={strategy!r} is not one of {', '.join(map(repr, _strategy.STRATEGIES))}"
@@ -222,11 +239,14 @@ class Trainer:
             if launch is not None and (launch.world_size > 1 or strategy in ("ddp", "fsdp"))
             else None
         )
+        self.devices = _distributed.resolve_devices(accelerator, devices)
         per_node = 1 if self._launch is None else self._launch.local_world_size
-        if devices not in (1, "1", "auto", [0], (0,), per_node, str(per_node)):
+        if self.devices.count not in (1, per_node) and devices != "auto":
             raise TrainerError(
-                f"devices={devices!r}: one device per process; for several, launch the script "
-                "with torchrun (torchrun --nproc-per-node N script.py)",
+                f"devices={devices!r}: a Trainer drives one device per process, and this job "
+                f"has {per_node} process(es) per machine: launch the script with torchrun "
+                f"(torchrun --nproc-per-node {self.devices.count} script.py), or run the "
+                "experiment with pbgml.run or the pbgml command, which start their own workers",
                 param="devices",
             )
         if strategy in ("ddp", "fsdp") and self._launch is None and not _distributed.initialized():
@@ -276,7 +296,7 @@ class Trainer:
             dev_batches = fast_dev_run
         if max_epochs is not None and max_epochs >= 0 and max_steps is not None and max_steps == 0:
             raise TrainerError("max_steps=0 trains nothing: use None or -1", param="max_steps")
-        self.device = self._pick_device(accelerator)
+        self.device = self._pick_device()
         _precision.check_precision(precision, self.device)
         self.max_epochs = None if max_epochs is None or max_epochs < 0 else max_epochs
         self.min_epochs = min_epochs
@@ -364,19 +384,18 @@ class Trainer:
         self._resume_data: Mapping[str, Any] = {}
 
     # -- construction helpers --------------------------------------------------------
-    def _pick_device(self, accelerator: str) -> torch.device:
-        if accelerator == "cpu":
-            return torch.device("cpu")
-        if accelerator in ("cuda", "gpu") and not torch.cuda.is_available():
-            raise TrainerError(
-                f"accelerator={accelerator!r} but CUDA is not available; use 'auto' or 'cpu'",
-                param="accelerator",
-            )
-        if torch.cuda.is_available():  # pragma: no cover - needs CUDA
-            if self._launch is not None:  # one GPU per process: LOCAL_RANK's
-                return torch.device("cuda", self._launch.local_rank)
-            return torch.device("cuda", torch.cuda.current_device())
-        return torch.device("cpu")
+    def _pick_device(self) -> torch.device:
+        """This process's device: CPU, MPS, or the CUDA device of ``LOCAL_RANK`` (the
+        ``LOCAL_RANK``-th of ``devices`` when it lists indices)."""
+        kind, indices = self.devices.kind, self.devices.indices
+        if kind != "cuda":
+            return torch.device(kind)
+        local = 0 if self._launch is None else self._launch.local_rank  # pragma: no cover
+        if indices is not None and local < len(indices):  # pragma: no cover - needs CUDA
+            return torch.device("cuda", indices[local])
+        if self._launch is not None:  # pragma: no cover - needs CUDA
+            return torch.device("cuda", local)
+        return torch.device("cuda", torch.cuda.current_device())  # pragma: no cover
 
     def _build_callbacks(self, callbacks: Iterable[Callback] | Callback | None) -> list[Callback]:
         if callbacks is None:
@@ -793,7 +812,7 @@ class Trainer:
                 nn.SyncBatchNorm.convert_sync_batchnorm(task)  # type: ignore[no-untyped-call]
             elif self.is_global_zero:
                 warnings.warn(_SYNC_BN_CPU, UserWarning, stacklevel=3)
-        strategy = _strategy.strategy_class(self.strategy)() if distributed else None
+        strategy = _make_strategy(self.strategy) if distributed else None
         if strategy is not None:
             strategy.setup(task, self.device)
         self._configure_optimizers(task)
