@@ -139,8 +139,13 @@ def export(
         write_torchserve(source, target)
     else:
         batch = sample_batch(source, sample)
-        if format == "onnx":
-            write_onnx(source, batch, target)
-        else:
-            write_exported_program(source, batch, target)
+        try:
+            if format == "onnx":
+                write_onnx(source, batch, target)
+            else:
+                write_exported_program(source, batch, target)
+        except VerificationError:  # never leave a file that does not reproduce the model
+            target.unlink(missing_ok=True)
+            target.with_name(target.name + ".data").unlink(missing_ok=True)
+            raise
     return target

@@ -37,9 +37,10 @@ __all__ = ["tolerance", "write_exported_program", "write_onnx", "write_safetenso
 #: The FutureWarning torch 2.13 raises inside ``run_decompositions`` on the ONNX path.
 _LEAFSPEC_WARNING = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
 _MISMATCH = (
-    "{path}: the exported {what} does not reproduce the model: on a batch of {batch} "
-    "its outputs differ by up to {diff:.3g} (tolerance {atol:.0e}); the model may "
-    "branch on its input's values or batch size, which {what} cannot capture"
+    "{path}: the {what} does not reproduce the model: on a batch of {batch} its outputs "
+    "differ by up to {diff:.3g} (tolerance {atol:.0e}), so the file was removed; the "
+    "model may branch on its input's values, its batch size or on being exported, which "
+    "an export cannot capture"
 )
 _TOLERANCES = {torch.float16: 1e-3, torch.bfloat16: 1e-2, torch.float64: 1e-7}
 
@@ -71,7 +72,7 @@ def _compare(expected: Any, actual: list[torch.Tensor], path: Path, what: str, b
     wanted = _outputs(expected)
     if len(wanted) != len(actual):
         raise VerificationError(
-            f"{path}: the exported {what} returns {len(actual)} outputs, the model {len(wanted)}",
+            f"{path}: the {what} returns {len(actual)} outputs, the model {len(wanted)}",
             path=str(path),
         )
     worst, atol = 0.0, 1e-5
@@ -80,7 +81,7 @@ def _compare(expected: Any, actual: list[torch.Tensor], path: Path, what: str, b
         atol = tolerance(want.dtype)
         if got.shape != want.shape:
             raise VerificationError(
-                f"{path}: the exported {what} returns shape {tuple(got.shape)} on a batch of "
+                f"{path}: the {what} returns shape {tuple(got.shape)} on a batch of "
                 f"{batch}, the model {tuple(want.shape)}; the batch dimension is not dynamic",
                 path=str(path),
             )
@@ -149,7 +150,7 @@ def write_onnx(source: Source, sample: torch.Tensor, path: Path) -> float:
     got = [torch.from_numpy(a) for a in session.run(None, {name: batch.cpu().numpy()})]
     with torch.no_grad():
         expected = source.model(batch)
-    return _compare(expected, got, path, "ONNX model", len(batch))
+    return _compare(expected, got, path, "ONNX model (run in onnxruntime)", len(batch))
 
 
 def _failed(source: Source, what: str, err: BaseException) -> str:

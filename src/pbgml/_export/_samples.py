@@ -24,7 +24,8 @@ _IMAGE_PRESETS: dict[str, str | None] = {
     "image_folder": None,
 }
 _NO_SAMPLE = (
-    "{name}: no sample shape is known (the checkpoint's data gave none); pass sample= "
+    "{name}: no sample shape is known (a model object, or a checkpoint whose data recorded "
+    "none); pass sample= "
     "a batch of inputs, e.g. pbgml.export(model, 'onnx', 'model.onnx', "
     "sample=torch.randn(2, 3, 32, 32))"
 )
