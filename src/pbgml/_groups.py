@@ -178,6 +178,7 @@ _ROWS = (
         default="default",
         loaders=("pbgml.train._register:load_trainers",),
         homes=("pbgml.train",),
+        rules="pbgml.train._rules:TRAINER_RULES",
         doc="The Trainer and its settings (epochs, device, precision, validation cadence).",
     ),
     GroupSpec(

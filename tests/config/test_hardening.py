@@ -430,3 +430,53 @@ def test_compact_block_nesting_is_bounded_too() -> None:
 def test_what_the_run_supplies_cannot_be_set_in_a_node(extra: dict[str, object], key: str) -> None:
     (issue,) = problems({"model": MODEL, "data": DATA, **extra})
     assert issue.key == key
+
+
+def test_trainer_and_callback_value_rules_are_checked_before_anything_is_built() -> None:
+    """``check`` applies the Trainer's and the callbacks' own rules to literal values."""
+    from pbgml.configs import DigitsDataConf, ExperimentConf, MLPConf, TrainerConf
+
+    cfg = ExperimentConf(
+        model=MLPConf(in_features=64, out_features=10),
+        data=DigitsDataConf(),
+        trainer=TrainerConf(
+            precision="16", max_epochs=-3, strategy="dpp", limit_val_batches=1.5, accelerator="cuad"
+        ),
+        callbacks={
+            "es": {"_target_": "early_stopping", "monitor": "val/loss", "mode": "mn"},
+            "ck": {"_target_": "model_checkpoint", "save_top_k": -2},
+            "bar": {"_target_": "progress_bar", "refresh_rate": 0},
+        },
+    )
+    with pytest.raises(pbgml.ConfigError) as info:
+        pbgml.check(cfg)
+    found = {e.key: e.message for e in info.value.errors}
+    assert set(found) == {
+        "trainer.precision",
+        "trainer.max_epochs",
+        "trainer.strategy",
+        "trainer.limit_val_batches",
+        "trainer.accelerator",
+        "callbacks.es.mode",
+        "callbacks.ck.save_top_k",
+        "callbacks.bar.refresh_rate",
+    }
+    assert "Did you mean '16-mixed'?" in found["trainer.precision"]
+    assert "Did you mean 'ddp'?" in found["trainer.strategy"]
+    assert "Did you mean 'cuda'?" in found["trainer.accelerator"]
+    assert "Did you mean 'min'?" in found["callbacks.es.mode"]
+    # the same values are refused by the components themselves (the rule lives once)
+    from pbgml.train import EarlyStopping, ModelCheckpoint, Trainer
+
+    with pytest.raises(ValueError, match="save_top_k"):
+        ModelCheckpoint(save_top_k=-2)
+    with pytest.raises(ValueError, match="mode"):
+        EarlyStopping(monitor="val/loss", mode="mn")
+    with pytest.raises(ValueError, match="precision"):
+        Trainer(precision="16")
+    good = ExperimentConf(
+        model=MLPConf(in_features=64, out_features=10),
+        data=DigitsDataConf(),
+        trainer=TrainerConf(precision="bf16-mixed", limit_val_batches=3, max_epochs=-1),
+    )
+    pbgml.check(good)

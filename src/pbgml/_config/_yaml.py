@@ -130,7 +130,7 @@ def _retarget(base: Any, plain: Any, prefix: str = "") -> None:
         filled = (
             isinstance(current, DictConfig) and not current._is_none() and not current._is_missing()
         )
-        if filled and (target is None or target == current.get("_target_")):
+        if isinstance(current, DictConfig) and filled and target in (None, current.get("_target_")):
             _retarget(current, value)
             continue
         if target is None:

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 from torch import nn
 
 from pbgml._errors import ArgumentError, MissingExtraError, closest, require
+from pbgml._validate import validates
 from pbgml.train._base import Callback, Logger
 
 if TYPE_CHECKING:
@@ -64,6 +65,15 @@ def _check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _int_rule(name: str, minimum: int) -> Any:
+    """The rule ``pbgml.check`` applies to ``name`` (the one ``__init__`` applies)."""
+    return lambda value: _check_int(value, name, minimum)
+
+
+def _choice_rule(name: str, choices: tuple[str, ...]) -> Any:
+    return lambda value: _check_choice(value, name, choices)
+
+
 def _loggers(trainer: Trainer) -> list[Logger]:
     """The loggers this process may write to: rank 0's, nobody else's."""
     if not getattr(trainer, "is_global_zero", True):
@@ -85,6 +95,7 @@ def _model(task: Any) -> nn.Module:
 
 
 # -- early stopping -------------------------------------------------------------------
+@validates(patience=_int_rule("patience", 0), mode=_choice_rule("mode", ("min", "max")))
 class EarlyStopping(Callback):
     """Stop training when a monitored metric has stopped improving.
 
@@ -273,6 +284,7 @@ class EarlyStopping(Callback):
 
 
 # -- learning rates -------------------------------------------------------------------
+@validates(logging_interval=_choice_rule("logging_interval", ("epoch", "step")))
 class LearningRateMonitor(Callback):
     """Log every optimizer's learning rate to the trainer's loggers.
 
@@ -374,6 +386,7 @@ def _records_histograms(logger: Logger) -> bool:
     return type(logger).log_histogram is not Logger.log_histogram
 
 
+@validates(every_n_epochs=_int_rule("every_n_epochs", 1))
 class ParamHistograms(Callback):
     """Log a histogram of every parameter, and of its gradient, at epoch end.
 
@@ -464,6 +477,7 @@ class ParamHistograms(Callback):
 
 
 # -- progress bar ---------------------------------------------------------------------
+@validates(refresh_rate=_int_rule("refresh_rate", 1))
 class ProgressBar(Callback):
     """A tqdm progress bar of the training epochs: step, loss, it/s and ETA.
 
@@ -746,6 +760,7 @@ def _summary_text(
     return "\n".join(lines), counts
 
 
+@validates(max_depth=_int_rule("max_depth", -1))
 class ModelSummary(Callback):
     """Print the model's layers and parameter counts when fit starts.
 

@@ -6,12 +6,14 @@ import math
 import os
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from pbgml._errors import did_you_mean
+from pbgml._validate import validates
 from pbgml.train._base import Callback
 from pbgml.train._errors import TrainerError
 
@@ -190,6 +192,43 @@ def _format(template: str, values: Mapping[str, Any]) -> str:
         ) from None
 
 
+def _mode_rule(value: object) -> None:
+    if value not in ("min", "max"):
+        hint = did_you_mean(str(value), ("min", "max"))
+        raise TrainerError(
+            f"ModelCheckpoint: mode={value!r} must be 'min' or 'max'.{hint}", param="mode"
+        )
+
+
+def _top_k_rule(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+        raise TrainerError(
+            f"ModelCheckpoint: save_top_k={value!r} must be an int >= -1", param="save_top_k"
+        )
+
+
+def _every_rule(name: str) -> Callable[[object], None]:
+    def rule(value: object) -> None:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise TrainerError(
+                f"ModelCheckpoint: {name}={value!r} must be None or an int >= 0", param=name
+            )
+
+    return rule
+
+
+#: ModelCheckpoint's argument rules: its constructor applies them, and so does pbgml.check.
+_CHECKPOINT_RULES: dict[str, Callable[[object], None]] = {
+    "mode": _mode_rule,
+    "save_top_k": _top_k_rule,
+    "every_n_train_steps": _every_rule("every_n_train_steps"),
+    "every_n_epochs": _every_rule("every_n_epochs"),
+}
+
+
+@validates(**_CHECKPOINT_RULES)
 class ModelCheckpoint(Callback):
     """Save checkpoints at epoch ends (and/or every N steps), keep the best, link ``last``.
 
@@ -245,25 +284,13 @@ class ModelCheckpoint(Callback):
         every_n_train_steps: int | None = None,
         every_n_epochs: int | None = 1,
     ) -> None:
-        if mode not in ("min", "max"):
-            raise TrainerError(
-                f"ModelCheckpoint: mode={mode!r} must be 'min' or 'max'", param="mode"
-            )
-        if isinstance(save_top_k, bool) or not isinstance(save_top_k, int) or save_top_k < -1:
-            raise TrainerError(
-                f"ModelCheckpoint: save_top_k={save_top_k!r} must be an int >= -1",
-                param="save_top_k",
-            )
         for name, value in (
+            ("mode", mode),
+            ("save_top_k", save_top_k),
             ("every_n_train_steps", every_n_train_steps),
             ("every_n_epochs", every_n_epochs),
         ):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
-            ):
-                raise TrainerError(
-                    f"ModelCheckpoint: {name}={value!r} must be None or an int >= 0", param=name
-                )
+            _CHECKPOINT_RULES[name](value)
         self.dirpath: Path | None = None if dirpath is None else Path(dirpath)
         self.filename = _DEFAULT_FILENAME if filename is None else filename
         self.monitor = monitor
