@@ -266,3 +266,34 @@ def test_a_group_the_user_made_is_left_alone(monkeypatch: pytest.MonkeyPatch) ->
         assert torch.distributed.is_initialized()
     finally:
         torch.distributed.destroy_process_group()
+
+
+def test_two_nodes_of_one_process_on_loopback_train_like_one_node_of_two(
+    reference: tuple[Path, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """``torchrun --nnodes 2 --rdzv-backend c10d`` started twice (two "machines" sharing
+    this folder as a shared filesystem): the same weights as one node of 2 processes."""
+    _, (expected, _) = reference
+    out = tmp_path / "nodes"
+    out.mkdir()
+    endpoint = f"127.0.0.1:{_free_port()}"
+    command = [str(TORCHRUN), "--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend"]
+    command += ["c10d", "--rdzv-endpoint", endpoint, "--rdzv-id", f"pbgml-{os.getpid()}"]
+    command += [str(WORKER), "trainer", str(out)]
+    nodes = [
+        subprocess.Popen(
+            command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(2)
+    ]
+    logs = [node.communicate(timeout=120)[0] for node in nodes]
+    for node, log in zip(nodes, logs, strict=True):
+        assert node.returncode == 0, log[-5000:]
+    first, second = (torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert first["world_size"] == second["world_size"] == 2
+    assert second["writes"] == []  # global rank 1: nothing, though its LOCAL_RANK is 0
+    assert any(".last.ckpt" in w for w in first["writes"])
+    assert first["test"] == second["test"]
+    for key, value in expected["weights"].items():
+        assert torch.equal(first["weights"][key], value), key
+        assert torch.equal(second["weights"][key], value), key
