@@ -29,7 +29,7 @@ from typing import Any
 
 from pbgml._errors import ConfigError, UnknownNameError, closest
 from pbgml._groups import by_key
-from pbgml.cli._list import parser
+from pbgml.cli._list import parse_args, parser
 from pbgml.cli._report import USAGE_ERROR, UsageError
 from pbgml.cli._tools_groups import presets
 
@@ -56,6 +56,15 @@ def _parse(overrides: list[str]) -> list[Any]:
         except HydraException as err:
             message = " ".join(str(err).split("\n")[0].split())
             raise UsageError(f"bad override {text!r}: {message}") from None
+    for override in parsed:
+        key = override.key_or_group
+        if override.package is not None:
+            raise UsageError(f"{key}@{override.package}: packages are for pbgml train")
+        if override.is_sweep_override():
+            raise UsageError(
+                f"{key}: a sweep ({override.input_line}) checks one value at a time; "
+                "sweeps run with pbgml train -m"
+            )
     return parsed
 
 
@@ -155,13 +164,6 @@ def apply_overrides(
     groups = by_key()
     for override in _parse(overrides):
         key = str(override.key_or_group)
-        if override.package is not None:
-            raise UsageError(f"{key}@{override.package}: packages are for pbgml train")
-        if override.is_sweep_override():
-            raise UsageError(
-                f"{key}: a sweep ({override.input_line}) checks one value at a time; "
-                "sweeps run with pbgml train -m"
-            )
         if override.is_delete():
             _set(root, key, None, delete=True)
         else:
@@ -270,7 +272,9 @@ def main(argv: list[str]) -> int:
         help="allow targets under this dotted prefix besides the registered ones; repeatable",
     )
     cli.add_argument("--config-dir", help="the user's config folder (default: ./conf if present)")
-    args = cli.parse_args(argv)
+    args = parse_args(cli, argv)
+    if isinstance(args, int):
+        return args
     for module in args.imports:
         try:
             importlib.import_module(module)
@@ -302,6 +306,7 @@ def _experiment(
     else the file with the overrides applied here."""
     import pbgml
 
+    _parse(overrides)  # syntax and sweeps: one message, whichever path follows
     has_defaults = _has_defaults(path)
     if hasattr(pbgml, "compose"):
         if preset is not None:
@@ -330,7 +335,35 @@ def _has_defaults(path: Path) -> bool:
 
 
 def _composed(preset: str, overrides: list[str], config_dir: str | None) -> Any:
-    """:func:`pbgml.compose` of the preset (Hydra's errors as a :class:`UsageError`)."""
+    """:func:`pbgml.compose` of the preset with the overrides.
+
+    Composition stops at its first problem; when it fails, the preset is composed
+    without the overrides, they are applied here and the whole tree is checked, so that
+    every problem is reported at once (composition's own error when that finds none).
+    """
+    import pbgml
+
+    try:
+        return _compose(preset, overrides, config_dir)
+    except ConfigError as first:
+        if not overrides:
+            raise
+        try:
+            base = _compose(preset, [], config_dir)
+            from pbgml._config._tree import read_tree
+
+            root = read_tree(base, resolve=False).root
+            tree, _ = apply_overrides(root, overrides, config_dir)
+            pbgml.check(tree)
+        except ConfigError as every:
+            if len(every.errors) >= len(first.errors):
+                raise every from None
+        except UsageError:
+            pass
+        raise
+
+
+def _compose(preset: str, overrides: list[str], config_dir: str | None) -> Any:
     from hydra.errors import HydraException
 
     import pbgml

@@ -55,6 +55,14 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     return _Parser(prog=prog, description=description)
 
 
+def parse_args(cli: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
+    """``cli.parse_args(argv)``, or the exit code when argparse is done (``--help``: 0)."""
+    try:
+        return cli.parse_args(argv)
+    except SystemExit as done:  # --help printed; errors raise UsageError instead
+        return done.code if isinstance(done.code, int) else 0
+
+
 def _matcher(pattern: str | None) -> str | None:
     if pattern is None:
         return None
@@ -160,7 +168,9 @@ def main(argv: list[str]) -> int:
     cli.add_argument("group", nargs="?", help="a group (optimizer, metrics, experiment, ...)")
     cli.add_argument("pattern", nargs="?", help="a name pattern: 'conv*', or a part of the name")
     cli.add_argument("--config-dir", help="the user's config folder (default: ./conf if present)")
-    args = cli.parse_args(argv)
+    args = parse_args(cli, argv)
+    if isinstance(args, int):
+        return args
     config_dir: str | None = args.config_dir
     word: str | None = args.group
     pattern = _matcher(args.pattern)

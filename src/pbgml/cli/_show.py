@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pbgml._errors import UnknownNameError, closest
-from pbgml.cli._list import parser, write
+from pbgml.cli._list import parse_args, parser, write
 from pbgml.cli._report import UsageError
 from pbgml.cli._tools_groups import Group, find_group, presets
 from pbgml.cli._tools_text import param_docs, plain, shorten
@@ -300,7 +300,9 @@ def main(argv: list[str]) -> int:
         help="the registered component even where a preset has the same name",
     )
     cli.add_argument("--config-dir", help="the user's config folder (default: ./conf if present)")
-    args = cli.parse_args(argv)
+    args = parse_args(cli, argv)
+    if isinstance(args, int):
+        return args
     config_dir: str | None = args.config_dir
     word, _, name = str(args.what).partition("/")
     if args.name is not None:

@@ -108,7 +108,7 @@ def presets(folder: str, config_dir: str | None = None) -> dict[str, Path]:
     >>> presets("experiment")["digits_mlp"].name
     'digits_mlp.yaml'
     """
-    from pbgml.hydra import presets as packaged
+    from pbgml._config._presets import presets as packaged  # not pbgml.hydra: no Hydra import
 
     found: dict[str, Path] = {}
     user = user_conf(config_dir)
