@@ -1,0 +1,1 @@
+"""digits-plus: an example pbgml user project (components in :mod:`digits_plus.components`)."""
