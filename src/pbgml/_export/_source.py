@@ -21,7 +21,7 @@ import torch
 
 from pbgml._config._instantiate import instantiate
 from pbgml._config._tree import read_yaml_text
-from pbgml._errors import PbgmlError
+from pbgml._errors import ConfigError, PbgmlError
 from pbgml._export._errors import ExportError, _MissingFileError
 
 __all__ = ["Source", "build_model", "load_model", "read_source", "strip_prefix"]
@@ -137,9 +137,13 @@ def build_model(
     try:
         model = instantiate(node, allow=allow, key="model")
     except PbgmlError as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        if isinstance(err, ConfigError) and len(lines) > 1:
+            lines = lines[1:]  # the issues, without the "N problems" header
         raise ExportError(
-            f"{path}: its model config cannot be built: {err}; pass the module's prefix "
-            "in allow=[...] if the model is your own",
+            f"{path}: its model config cannot be built ({'; '.join(lines)}); if the "
+            "model is your own, pass its module's prefix: allow=[...] "
+            "(pbgml export/predict --allow PREFIX)",
             path=str(path),
         ) from err
     if not isinstance(model, torch.nn.Module):
