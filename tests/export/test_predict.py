@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -235,3 +236,30 @@ def test_predict_in_a_real_process(
     assert done.returncode == 0, done.stderr
     assert len(_read(out)) == len(new_images)
     assert f"wrote {len(new_images)} predictions to {out}" in done.stderr
+
+
+def test_torchserves_own_loader_accepts_the_archive(
+    digits_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("ts")
+    with warnings.catch_warnings():  # torchserve leaves its version file open on import
+        warnings.filterwarnings(
+            "ignore", message=r"unclosed file .*version\.txt", category=ResourceWarning
+        )
+        from ts.model_loader import TsModelLoader
+
+    archive = pbgml.export(digits_ckpt, "torchserve", tmp_path / "digits.mar")
+    folder = tmp_path / "model_dir"
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(folder)
+    monkeypatch.syspath_prepend(str(folder))  # the server imports the handler by name
+    monkeypatch.delitem(sys.modules, "_handler", raising=False)
+    service = TsModelLoader().load("digits", str(folder), handler="_handler.py", batch_size=1)
+    x = torch.randn(64, generator=torch.Generator().manual_seed(3))
+    (answer,) = service._entry_point([{"body": x.tolist()}], service.context)
+    with torch.no_grad():
+        expected = torch.softmax(pbgml.load_model(digits_ckpt)(x[None]), dim=-1)[0]
+    assert answer["label"] == str(int(expected.argmax()))
+    got = torch.tensor([answer["probabilities"][str(c)] for c in range(10)])
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+    monkeypatch.delitem(sys.modules, "_handler", raising=False)
