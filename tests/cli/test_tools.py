@@ -344,3 +344,30 @@ def test_the_pbgml_script_exits_2_without_a_traceback(full_tree: Path) -> None:
     assert done.returncode == 2
     assert "unrecognized arguments: --no-such-flag" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_check_a_users_own_experiment(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user project's conf/experiment/my_exp.yaml (a Hydra defaults list) is composed."""
+    folder = tmp_path / "conf" / "experiment"
+    folder.mkdir(parents=True)
+    (folder / "my_exp.yaml").write_text(
+        "# @package _global_\n"
+        "defaults:\n  - override /model: mlp\n  - override /data: digits\n"
+        "  - override /optimizer: sgd\n"
+        "model:\n  in_features: 64\n  out_features: 10\n"
+        "optimizer:\n  lr: 0.05\n  momentum: 0.9\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _out(capsys, "check", "experiment=my_exp")
+    assert (code, out) == (0, "ok: experiment my_exp is valid\n")
+    code, out, _ = _out(capsys, "check", "conf/experiment/my_exp.yaml")
+    assert (code, out) == (0, "ok: conf/experiment/my_exp.yaml is valid\n")
+    code, out, _ = _out(capsys, "check", "my_exp", "optimizer.lrr=1", "data.batch_size=0")
+    assert code == 2
+    assert out.splitlines() == [
+        "pbgml check: 2 problems in experiment my_exp (2 overrides)",
+        "  optimizer.lrr: unknown key for pbgml.optim.SGD; did you mean 'lr'?",
+        "  data.batch_size: batch_size=0 must be an int >= 1",
+    ]

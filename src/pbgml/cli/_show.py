@@ -169,7 +169,8 @@ def show_component(group: str, name: str) -> str:
     >>> "\\nlr: 0.001\\n" in text and "momentum" in text
     True
     """
-    from pbgml import registry, to_yaml
+    from pbgml import registry
+    from pbgml._config._yaml import to_yaml
     from pbgml._groups import GROUPS
     from pbgml._names import public_path
     from pbgml.configs import config_for
