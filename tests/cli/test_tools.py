@@ -371,3 +371,32 @@ def test_check_a_users_own_experiment(
         "  optimizer.lrr: unknown key for pbgml.optim.SGD; did you mean 'lr'?",
         "  data.batch_size: batch_size=0 must be an int >= 1",
     ]
+
+
+def test_every_registered_component_shows_as_its_own_yaml() -> None:
+    """Registry-driven: each entry's commented YAML is its config's YAML, every field documented."""
+    from pbgml.cli._show import show_component
+
+    for group, reg in pbgml.registry.groups().items():
+        for name in reg.names():
+            text = show_component(group, name)
+            conf = config_for(group, name)
+            assert yaml.safe_load(text) == yaml.safe_load(pbgml.to_yaml(conf)), (group, name)
+            for field in dataclasses.fields(conf):
+                if not field.name.startswith("_"):
+                    assert f"\n# {field.name} (" in text, (group, name, field.name)
+
+
+def test_list_names_a_plugin_entry_without_importing_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    reg = pbgml.registry.loss
+    problem = reg._add_pending("zz_plugin_loss", "zz_no_such_module:Loss", "zz-dist")
+    assert problem is None
+    try:
+        code, out, _ = _out(capsys, "list", "loss", "zz_plugin*")
+        assert code == 0
+        assert "zz_plugin_loss  (plugin, not imported yet: zz_no_such_module.Loss)" in out
+        assert "zz_no_such_module" not in sys.modules
+    finally:
+        reg._drop("zz_plugin_loss")
