@@ -341,7 +341,7 @@ class WeightedSumLoss(nn.Module):
     """A weighted sum of several losses, each called with the same arguments.
 
     The total is what training minimizes; the weighted parts of the last call are
-    kept in :attr:`last_parts` (detached) so they can be logged.
+    kept in ``last_parts`` (detached) so they can be logged.
 
     Parameters
     ----------

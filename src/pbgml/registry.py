@@ -1,4 +1,4 @@
-"""pbgml's registries, one per group of :data:`pbgml._groups.GROUPS`.
+"""pbgml's registries, one per group of the groups table (``pbgml._groups.GROUPS``).
 
 Each registry is a :class:`~pbgml.Registry`; the groups that fill an experiment field
 are also Hydra config groups named after that field: ``pbgml.registry.optimizer``
@@ -62,7 +62,7 @@ def _make(spec: GroupSpec) -> Registry[Any]:
 
 _ALL: dict[str, Registry[Any]] = {name: _make(spec) for name, spec in GROUPS.items()}
 
-#: Building blocks: every ``torch.nn`` module that is not a loss, plus pbgml's layers.
+#: Building blocks (every ``torch.nn`` module that is not a loss, plus pbgml's layers).
 layer: Registry[torch.nn.Module] = _ALL["layer"]
 #: Whole networks (pbgml's models, torchvision's when installed, the user's own).
 model: Registry[torch.nn.Module] = _ALL["model"]

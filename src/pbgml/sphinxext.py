@@ -47,6 +47,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
 from pbgml import registry
@@ -55,8 +56,6 @@ from pbgml._errors import UnknownNameError, closest
 from pbgml._groups import GROUPS, GroupSpec
 
 if TYPE_CHECKING:
-    from sphinx.application import Sphinx
-
     from pbgml._registry import Entry
 
 __all__ = [

@@ -426,7 +426,7 @@ class DataModule:
         """Tell the module the epoch about to start, so its shuffling depends only on it.
 
         Reseeds the generator of the workers' seeds with ``seed + epoch`` and forwards
-        the epoch to the training sampler (an :class:`EpochSampler`, or the
+        the epoch to the training sampler (an ``EpochSampler``, or the
         :class:`~torch.utils.data.DistributedSampler`) and to the train transform
         (seeded per sample with (seed, epoch, index)): resuming at epoch ``e``
         replays the same order and the same augmentations.

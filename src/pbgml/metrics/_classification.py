@@ -87,7 +87,7 @@ class Accuracy(Metric):
 
     ``preds`` are scores ``(N, C, ...)`` (logits or probabilities) or predicted
     labels of the target's shape (then ``top_k`` must be 1); ``target`` holds class
-    indices. Before any update, :meth:`compute` returns ``nan``.
+    indices. Before any update, ``compute()`` returns ``nan``.
 
     Parameters
     ----------
@@ -156,7 +156,7 @@ class PerClassAccuracy(Metric):
     Parameters
     ----------
     num_classes
-        The number of classes ``C``; :meth:`compute` returns a tensor of ``C`` values.
+        The number of classes ``C``; ``compute()`` returns a tensor of ``C`` values.
 
     Examples
     --------
