@@ -165,3 +165,33 @@ def test_python_m_pbgml_plot(sweep: tuple[Path, list[pbgml.RunResult]], tmp_path
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
+
+
+def test_a_hydra_sweeps_runs_are_labelled_by_their_overrides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pbgml.cli._tools_plotdata import run_label
+
+    sweep = tmp_path / "multirun" / "2026-01-01" / "12-00-00"
+    for job, lr in enumerate(("0.1", "0.01")):
+        (sweep / str(job) / "logs").mkdir(parents=True)
+        (sweep / str(job) / ".hydra").mkdir()
+        (sweep / str(job) / ".hydra" / "overrides.yaml").write_text(
+            f"- experiment=digits_mlp\n- optimizer.lr={lr}\n"
+        )
+        (sweep / str(job) / "logs" / "metrics.csv").write_text(
+            "step,epoch,train/loss,val/loss\n1,0,2.0,\n1,0,1.9,1.8\n2,1,1.5,\n2,1,1.4,1.3\n"
+        )
+    (sweep / "optimization_results.csv").write_text("a,b\n1,2\n")  # not a log: ignored
+    runs = find_runs([tmp_path / "multirun"])
+    assert runs == [sweep / "0", sweep / "1"]
+    assert run_label(runs[1], runs) == "1 experiment=digits_mlp,optimizer.lr=0.01"
+    assert main(["plot", str(tmp_path / "multirun")]) == 0
+    out = tmp_path / "multirun" / "curves.png"
+    assert capsys.readouterr().out == f"wrote {out} (2 runs, 1 metrics)\n"
+    _png_size(out)
+    # an empty log is refused with a message, not a blank picture
+    (tmp_path / "empty" / "logs").mkdir(parents=True)
+    (tmp_path / "empty" / "logs" / "metrics.csv").write_text("step,epoch\n")
+    assert main(["plot", str(tmp_path / "empty")]) == 2
+    assert "hold no metric values" in capsys.readouterr().err
