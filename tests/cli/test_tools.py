@@ -185,6 +185,7 @@ def test_show_a_preset_prints_its_yaml(capsys: pytest.CaptureFixture[str]) -> No
     source = Path(str(pbgml.__file__)).parent / "conf" / "experiment" / "digits_mlp.yaml"
     assert out.startswith("# experiment preset digits_mlp: pbgml train experiment=digits_mlp\n")
     assert out.endswith(source.read_text(encoding="utf-8"))
+    assert _out(capsys, "show", "digits_mlp")[1] == out  # a preset's name alone
 
 
 @pytest.mark.parametrize(

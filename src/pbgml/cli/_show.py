@@ -32,7 +32,7 @@ from typing import Any
 from pbgml._errors import UnknownNameError, closest
 from pbgml.cli._list import parse_args, parser, write
 from pbgml.cli._report import UsageError
-from pbgml.cli._tools_groups import Group, find_group, presets
+from pbgml.cli._tools_groups import Group, find_group, preset_folders, presets
 from pbgml.cli._tools_text import param_docs, plain, shorten
 
 __all__ = ["main", "show_component", "show_preset"]
@@ -262,6 +262,8 @@ def _find_anywhere(name: str, config_dir: str | None) -> tuple[Group, str]:
     from pbgml import registry
 
     found = [g for g, reg in registry.groups().items() if name in reg]
+    if not found:  # a preset's name alone: pbgml show digits_mlp
+        found = [f for f in preset_folders(config_dir) if name in presets(f, config_dir)]
     if len(found) == 1:
         return find_group(found[0], config_dir), name
     if len(found) > 1:
