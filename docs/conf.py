@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pbgml
+
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))  # the docs' own extension
 
 project = "pbgml"
 author = "pbgml developers"
@@ -16,6 +21,7 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx.ext.viewcode",
     "pbgml.sphinxext",
+    "pbgml_figures",  # docs/_ext: figures drawn by the build (data flow, pbgml plot)
 ]
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
@@ -28,5 +34,5 @@ nitpicky = False
 intersphinx_mapping: dict[str, tuple[str, str | None]] = {}
 html_theme = "furo"
 html_title = f"pbgml {release}"
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_generated", "_ext"]
 suppress_warnings = ["ref.python"]
