@@ -100,3 +100,15 @@ def test_every_registry_entry_is_stored_in_its_hydra_group() -> None:
     assert cfg.model._target_ == "pbgml.nn.LeNet"
     assert cfg.data._target_ == "pbgml.data.digits"
     assert cfg.loss._target_ == "pbgml.losses.FocalLoss"
+
+
+def test_collection_entries_are_packaged_at_their_name() -> None:
+    with initialize(version_base=None):
+        cfg = compose(
+            PRIMARY_CONFIG,
+            overrides=["+callbacks=[early_stopping,progress_bar]", "+metrics=[accuracy]"],
+        )
+    assert {"early_stopping", "progress_bar"} <= set(cfg.callbacks)  # beside the defaults
+    assert cfg.callbacks.early_stopping._target_ == "pbgml.train.EarlyStopping"
+    assert "_target_" not in cfg.callbacks
+    assert cfg.metrics.accuracy._target_ == "pbgml.metrics.Accuracy"

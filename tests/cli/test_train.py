@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
-
 from tests.cli.conftest import TINY, finish, start, train
 
 IMPORT = ["--import", "my_project.components"]
@@ -56,7 +55,8 @@ def test_a_run_writes_everything_into_hydras_output_folder(project: Path, runs: 
     assert (run_dir / "logs" / "metrics.csv").is_file()
     saved = OmegaConf.load(run_dir / "config.yaml")
     assert saved.model._target_ == "my_project.components.TinyNet"  # the user's component
-    assert saved.optimizer.lr == 0.05 and saved.optimizer.momentum == 0.5  # the user's option
+    assert saved.optimizer.lr == 0.05
+    assert saved.optimizer.momentum == 0.5  # the user's option
     assert list(saved.callbacks) == ["model_checkpoint"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0.0 <= metrics["val/acc"] <= 1.0
@@ -76,7 +76,8 @@ def test_multirun_runs_each_value_and_writes_a_summary(runs: dict, project: Path
         assert OmegaConf.load(sweep / job / "config.yaml").optimizer.lr == float(
             row["optimizer.lr"]
         )
-    assert "best: job" in done.stdout and "sweep summary (2 jobs, maximize val/acc)" in done.stdout
+    assert "best: job" in done.stdout
+    assert "sweep summary (2 jobs, maximize val/acc)" in done.stdout
 
 
 def test_optuna_sweep_maximizes_the_runs_objective(runs: dict, project: Path) -> None:

@@ -78,7 +78,7 @@ def search_path(
     register_source()
     path = create_config_search_path(PACKAGE_CONF)
     path.append("pbgml", "pbgml://", anchor=None)
-    # create_config_search_path ends with the ConfigStore's "schema": keep it last
+    # Hydra wants the ConfigStore ("schema") last
     entries = path.get_path()
     schema = [e for e in entries if e.provider == "schema"]
     for entry in schema:
@@ -167,7 +167,7 @@ def typed(cfg: Any) -> DictConfig:
 
     from pbgml.configs import ExperimentConf
 
-    out = OmegaConf.structured(ExperimentConf)
+    out: DictConfig = OmegaConf.structured(ExperimentConf)
     with open_dict(out):  # keys of the user's own (+extra=...) stay: check reports them
         for key in cfg:
             node = cfg._get_node(key)

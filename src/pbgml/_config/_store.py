@@ -47,7 +47,8 @@ def store_registries(*, to_hydra: bool = True) -> ZenStore:
     Each entry's config (explicit or generated) goes under the experiment field its
     group fills (``optimizer``, ``metrics``, ``callbacks``; groups that fill no field,
     such as ``layer``, under their own name) and its canonical name, so
-    ``optimizer=adamw`` composes (aliases are not options: each stored node
+    ``optimizer=adamw`` composes; an entry of a collection group (``metrics``,
+    ``callbacks``, ``logger``) is packaged at ``<group>.<name>`` (aliases are not options: each stored node
     costs Hydra ~2 ms to convert, and start-up time matters more than spelling). The
     primary config ``pbgml`` is :class:`~pbgml.configs.ExperimentConf` with a defaults
     list (loss ``cross_entropy``, optimizer ``adamw``, trainer ``default``). YAML files
@@ -85,9 +86,12 @@ def store_registries(*, to_hydra: bool = True) -> ZenStore:
     # required keyword-only fields in a builds() of its own
     as_is = functools.partial(store, to_config=_as_is)
     for group, reg in registry.groups().items():
-        option_group = GROUPS[group].key or group
+        spec = GROUPS[group]
+        option_group = spec.key or group
         for name in reg.names():
-            as_is(config_for(group, name), group=option_group, name=name)
+            # a collection's entry is packaged at <group>.<name>: callbacks=[a,b] adds both
+            package = f"{option_group}.{name}" if spec.collection and spec.key else None
+            as_is(config_for(group, name), group=option_group, name=name, package=package)
     primary = make_config(
         defaults=defaults(),
         model=MISSING,
@@ -114,6 +118,12 @@ def _split(config_path: str) -> tuple[str, str]:
         path = path[: -len(".yaml")]
     group, _, name = path.rpartition("/")
     return group, name
+
+
+def _in_config_store(group: str, name: str) -> bool:
+    from hydra.core.config_store import ConfigStore
+
+    return ConfigStore.instance().get_type(f"{group}/{name}.yaml") == ObjectType.CONFIG
 
 
 class RegistrySource(ConfigSource):
@@ -168,6 +178,8 @@ class RegistrySource(ConfigSource):
         group, name = _split(config_path)
         if not name or group not in _group_specs():
             return False
+        if _in_config_store(group, name):
+            return False  # stored there (store_registries): the ConfigStore answers
         return name in self._registry(group)
 
     def exists(self, config_path: str) -> bool:
@@ -193,7 +205,7 @@ class RegistrySource(ConfigSource):
 
         group, name = _split(config_path)
         spec = _group_specs().get(group)
-        if spec is None or not self.is_config(config_path):
+        if spec is None or not (name in self._registry(group)):
             raise ConfigLoadError(f"Config not found : {config_path}")
         node = OmegaConf.structured(config_for(spec.name, name))
         package = f"{group}.{name}" if spec.collection else None

@@ -50,13 +50,20 @@ def _under_torchrun() -> bool:
 
 
 def _group_lines(loader: Any) -> list[str]:
+    from hydra.core.object_type import ObjectType
+
     from pbgml._config._compose import _group_names
     from pbgml._groups import by_key
 
     specs = by_key()
+    user = [s for s in loader.get_sources() if s.provider == "user"]
     lines = []
     for group in _group_names():
-        options = sorted(set(loader.get_group_options(group)))
+        mine = sorted(
+            {o for s in user if s.is_group(group) for o in s.list(group, ObjectType.CONFIG)}
+        )
+        rest = sorted(set(loader.get_group_options(group)) - set(mine))
+        options = mine + rest  # the user's own options first
         shown = ", ".join(options[:_SHOWN]) + (", ..." if len(options) > _SHOWN else "")
         spec = specs.get(group)
         doc = spec.doc if spec is not None else _PRESET_DOCS.get(group, "")
@@ -82,7 +89,7 @@ def help_text(loader: Any) -> str:
         "  pbgml train -m experiment=digits_mlp optimizer.lr=1e-3,1e-2\n"
         "  pbgml train experiment=digits_mlp callbacks=[default,early_stopping]\n"
         "  pbgml train resume=outputs/digits_mlp/2026-01-01_12-00-00\n\n"
-        "Config groups (option count: the first options; pbgml list GROUP shows all):\n"
+        "Config groups (option count: your conf/ options first; pbgml list GROUP shows all):\n"
     )
     flags = (
         "\nFlags:\n"
