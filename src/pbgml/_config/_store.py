@@ -205,7 +205,7 @@ class RegistrySource(ConfigSource):
 
         group, name = _split(config_path)
         spec = _group_specs().get(group)
-        if spec is None or not (name in self._registry(group)):
+        if spec is None or name not in self._registry(group):
             raise ConfigLoadError(f"Config not found : {config_path}")
         node = OmegaConf.structured(config_for(spec.name, name))
         package = f"{group}.{name}" if spec.collection else None
