@@ -22,7 +22,7 @@ import yaml
 from pbgml import registry
 from pbgml._groups import GROUPS
 from pbgml.configs import config_for
-from pbgml.sphinxext import _escape, _inline, command_line, label, render_group
+from pbgml.sphinxext import _escape, _inline, command_line, field_rows, label, render_group
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -52,9 +52,14 @@ def test_every_name_alias_doc_and_field_is_rendered(group: str, rendered: dict[s
         assert _inline(entry.doc) in text
         assert f":Origin: ``{entry.origin}``" in text
         section = text.split(f".. _{ref}:\n", 1)[1].split("\n.. _pbgml-", 1)[0]
-        for field in dataclasses.fields(config_for(group, entry.name)):
-            if field.init and not field.name.startswith("_"):
-                assert f"   * - ``{field.name}``" in section, (entry.name, field.name)
+        public = [
+            f.name
+            for f in dataclasses.fields(config_for(group, entry.name))
+            if f.init and not f.name.startswith("_")
+        ]
+        assert [row[0] for row in field_rows(group, entry.name)] == public, entry.name
+        if public:  # the table, built by the fields directive from field_rows
+            assert f".. pbgml-catalogue-fields:: {group} {entry.name}\n" in section
         command = command_line(group, entry.name)
         if command is not None:
             assert f"   $ {command}\n" in section
@@ -143,8 +148,11 @@ def test_a_registered_component_shows_up(scratch_registry_names: list[tuple[str,
     assert ".. rubric:: probe\\_loss\\_for\\_docs" in text
     assert "``ProbeLossDocs``" in text
     assert "A loss registered by the catalogue test only." in text
-    assert "   * - ``sharpness``" in text
-    assert "``1.5``" in text
+    assert ".. pbgml-catalogue-fields:: loss probe_loss_for_docs" in text
+    assert field_rows("loss", "probe_loss_for_docs") == [
+        ("sharpness", "float", "1.5"),
+        ("classes", "int", "3"),
+    ]
     assert "pbgml train loss=probe_loss_for_docs loss.sharpness=1.5" in text
 
     # a plugin's own page: only the entries defined in its modules
@@ -209,6 +217,9 @@ def test_the_directive_in_a_sphinx_project(tmp_path: Path) -> None:
     assert 'id="pbgml-task-classification"' in html
     assert 'href="#pbgml-task-regression"' in html  # the label resolves
     assert "pbgml train optimizer=sgd optimizer.lr=0.001" in words
+    assert html.count('class="pbgml-fields') == 3  # each entry's field table
+    assert "nesterov" in words  # an SGD field, in the table (and the YAML)
+    assert "in_features" not in words
     assert "optimizer=adamw" not in words  # :match: keeps sgd only
     assert html.count('class="rubric"') == 3  # classification, regression, sgd
     problems = warnings.text()
