@@ -119,6 +119,19 @@ def test_the_source_defers_to_configs_in_the_config_store() -> None:
     ]
 
 
+def test_a_null_default_does_not_load_its_group() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pbgml\n"
+        "pbgml.compose(experiment='digits_mlp')\n"
+        "print('torchmetrics' in sys.modules, pbgml.registry.metric.loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]  # metrics: null reads no metric
+
+
 def test_the_source_answers_from_the_registries() -> None:
     source = RegistrySource(provider="pbgml", path="pbgml://")
     assert source.is_group("")
@@ -129,6 +142,7 @@ def test_the_source_answers_from_the_registries() -> None:
     assert source.is_config("optimizer/adamw")
     assert source.is_config("optimizer/adamw.yaml")
     assert not source.is_config("optimizer/adamx")
+    assert not source.is_config("metrics/None")  # Hydra's question about a null default
     assert "metrics" in source.list("", None)
     assert "adamw" in source.list("optimizer", None)
     assert source.list("layer", None) == []

@@ -176,8 +176,8 @@ class RegistrySource(ConfigSource):
     def is_config(self, config_path: str) -> bool:
         """True for ``group/name`` when ``name`` is registered in that group."""
         group, name = _split(config_path)
-        if not name or group not in _group_specs():
-            return False
+        if not name or name == "None" or group not in _group_specs():
+            return False  # "None": Hydra asking about a null default (metrics: null)
         if _in_config_store(group, name):
             return False  # stored there (store_registries): the ConfigStore answers
         return name in self._registry(group)
