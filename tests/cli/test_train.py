@@ -103,3 +103,42 @@ def test_resume_continues_the_run_in_its_folder(project: Path, runs: dict) -> No
     epochs = {row["epoch"] for row in _rows(run_dir / "logs" / "metrics.csv")}
     assert {"0", "1"} <= epochs
     assert any(p.name.startswith("epoch=001") for p in (run_dir / "checkpoints").iterdir())
+
+
+USER_APP = """
+import hydra
+from hydra.utils import instantiate
+
+import pbgml.hydra  # the pbgml:// config source
+
+
+@hydra.main(version_base="1.3", config_path="app_conf", config_name="config")
+def app(cfg):
+    model = instantiate(cfg.model, in_features=4, out_features=2)
+    print("built", type(model).__name__, cfg.optimizer._target_.rpartition(".")[2], cfg.optimizer.lr)
+
+
+if __name__ == "__main__":
+    app()
+"""
+
+
+def test_a_users_own_hydra_app_composes_pbgmls_groups(project: Path) -> None:
+    import sys
+
+    (project / "app_conf").mkdir()
+    (project / "app_conf" / "config.yaml").write_text(
+        "defaults:\n  - _self_\n  - model: mlp\n  - optimizer: adamw\n"
+        "hydra:\n  searchpath:\n    - pbgml://\n"
+    )
+    (project / "app.py").write_text(USER_APP)
+    done = subprocess.run(
+        [sys.executable, "app.py", "-m", "optimizer=sgd", "optimizer.lr=0.01,0.1"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "built MLP SGD 0.01" in done.stdout
+    assert "built MLP SGD 0.1" in done.stdout
