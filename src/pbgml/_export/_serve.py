@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -33,17 +32,12 @@ _NEEDS_CONFIG = (
 
 @contextlib.contextmanager
 def _quiet_archiver() -> Iterator[None]:
-    """torch-model-archiver leaves its version file open (a ResourceWarning) and logs."""
-    logger = logging.getLogger()
-    level = logger.level
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message=r"unclosed file .*version\.txt", category=ResourceWarning
-            )
-            yield
-    finally:
-        logger.setLevel(level)
+    """torch-model-archiver leaves its version file open on import (a ResourceWarning)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"unclosed file .*version\.txt", category=ResourceWarning
+        )
+        yield
 
 
 def write_torchserve(source: Source, path: Path) -> Path:

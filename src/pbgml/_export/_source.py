@@ -257,7 +257,7 @@ def load_model(path: str | os.PathLike[str], *, allow: Iterable[str] = ()) -> to
     The model is built from the file's own config through the allowlist (as
     :func:`pbgml.instantiate` does: registered targets, or prefixes in ``allow``), then
     its weights are loaded (a checkpoint with ``torch.load(weights_only=True)``). A
-    run's folder means its ``checkpoints/last.ckpt``; an ``.pt2`` file (an
+    run's folder means its ``checkpoints/last.ckpt``; a ``.pt2`` file (an
     ExportedProgram) is loaded with :func:`torch.export.load` as its module.
 
     Parameters
