@@ -12,15 +12,17 @@ from omegaconf import OmegaConf
 from tests.cli.conftest import TINY, finish, start, train
 
 IMPORT = ["--import", "my_project.components"]
+JOBLIB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
 
 
 @pytest.fixture(scope="module")
 def runs(project: Path) -> dict[str, subprocess.CompletedProcess[str]]:
-    """The reference run, a 2-job multirun and a 3-trial Optuna sweep, started together."""
+    """The reference run, a 2-job joblib multirun, a 3-trial Optuna sweep (basic launcher)."""
     launched = {
         "reference": start(project, [*IMPORT, "experiment=my_exp", *TINY], console_script=True),
-        "multirun": start(
-            project, [*IMPORT, "-m", "experiment=my_exp", *TINY, "optimizer.lr=0.001,0.1"]
+        "multirun": start(  # joblib: the jobs run in worker processes
+            project,
+            [*IMPORT, "-m", "experiment=my_exp", *TINY, "optimizer.lr=0.001,0.1", *JOBLIB],
         ),
         "optuna": start(
             project,

@@ -22,6 +22,23 @@ __all__ = ["PRIMARY_CONFIG", "SCHEME", "RegistrySource", "register_source", "sto
 
 #: The config source's scheme: ``pbgml://`` in a Hydra search path.
 SCHEME = "pbgml"
+#: Modules of the user's components, comma-separated, that the source imports before it
+#: answers (``pbgml train --import`` sets it, so that jobs a launcher runs in other
+#: processes find the same options). Set by the command line, never read from a config.
+IMPORTS_ENV = "PBGML_IMPORTS"
+_imported: set[str] = set()
+
+
+def import_requested() -> None:
+    """Import the modules named in ``PBGML_IMPORTS`` (once per process)."""
+    import importlib
+    import os
+
+    for module in filter(None, os.environ.get(IMPORTS_ENV, "").split(",")):
+        if module not in _imported:
+            importlib.import_module(module.strip())
+            _imported.add(module)
+
 
 #: The name of the primary config in Hydra's ConfigStore: ``config_name="pbgml"``.
 PRIMARY_CONFIG = "pbgml"
@@ -166,6 +183,7 @@ class RegistrySource(ConfigSource):
             return None
         from pbgml import registry
 
+        import_requested()
         return registry.groups()[spec.name]
 
     def is_group(self, config_path: str) -> bool:

@@ -167,13 +167,32 @@ def _install_script(shell: str) -> str | None:
     )
 
 
-def run_app(argv: Sequence[str], task: Callable[[Any], Any]) -> int:
-    """Run ``pbgml train argv`` with ``task`` as the Hydra task function; the exit code."""
+def run_app(argv: Sequence[str], make_task: Callable[[Sequence[str]], Any]) -> int:
+    """Run ``pbgml train argv``; the exit code.
+
+    ``make_task(modules)`` returns the Hydra task function, given the ``--import``
+    modules (a launcher may run jobs in other processes: they import them again).
+    """
     modules, rest = _take_imports(argv)
     args = _parser().parse_args(rest)  # argparse: usage message and exit code 2
     if args.config_path is not None:
         raise UsageError("--config-path is not used by pbgml train: use --config-dir DIR")
     _import(modules)
+    from pbgml._config._store import IMPORTS_ENV
+
+    before = os.environ.get(IMPORTS_ENV)
+    if modules:  # jobs in other processes (joblib, submitit) import them too
+        os.environ[IMPORTS_ENV] = ",".join(modules)
+    try:
+        return _app(args, modules, make_task)
+    finally:
+        if before is None:
+            os.environ.pop(IMPORTS_ENV, None)
+        else:
+            os.environ[IMPORTS_ENV] = before
+
+
+def _app(args: argparse.Namespace, modules: Sequence[str], make_task: Any) -> int:
     config_name = args.config_name or CONFIG_NAME
     if args.shell_completion and any(o.startswith("install=") for o in args.overrides):
         shell = next(o for o in args.overrides if o.startswith("install=")).partition("=")[2]
@@ -192,7 +211,7 @@ def run_app(argv: Sequence[str], task: Callable[[Any], Any]) -> int:
     path = search_path(args.config_dir)
     hydra = Hydra.create_main_hydra2(task_name=TASK_NAME, config_search_path=path)
     try:
-        return _dispatch(hydra, args, config_name, task)
+        return _dispatch(hydra, args, config_name, make_task(modules))
     finally:
         GlobalHydra.instance().clear()
 

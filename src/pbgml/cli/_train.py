@@ -20,7 +20,7 @@ from typing import Any
 
 from pbgml.cli._report import UsageError
 
-__all__ = ["main", "task"]
+__all__ = ["Task", "main", "task"]
 
 _PATH_KEYS = ("root", "path", "dir", "file")
 _FROZEN = ("model", "data")
@@ -109,6 +109,31 @@ def task(cfg: Any) -> float | None:
     return objective
 
 
+class Task:
+    """The task function with the user's ``--import`` modules, picklable for launchers.
+
+    A launcher that runs jobs in other processes (joblib, submitit) gets this object
+    by reference and the module names; each job imports them before it runs.
+
+    Examples
+    --------
+    >>> from pbgml.cli._train import Task
+    >>> Task(["json"]).modules
+    ('json',)
+    """
+
+    def __init__(self, modules: Sequence[str] = ()) -> None:
+        self.modules = tuple(modules)
+
+    def __call__(self, cfg: Any) -> float | None:
+        """Import the modules (a no-op where they are imported already), then :func:`task`."""
+        import importlib
+
+        for module in self.modules:
+            importlib.import_module(module)
+        return task(cfg)
+
+
 def _resume_target(path: Path) -> Path:
     if path.is_dir():
         return path
@@ -184,4 +209,4 @@ def main(argv: Sequence[str]) -> int:
     from pbgml.cli._app import run_app
 
     sys.stdout.flush()
-    return run_app(args, task)
+    return run_app(args, Task)
