@@ -116,3 +116,13 @@ def test_inputs_of_different_shapes_cannot_share_a_batch() -> None:
     inputs = [("a", torch.zeros(2)), ("b", torch.zeros(3))]
     with pytest.raises(pbgml.ExportError, match="b: shape \\(3,\\) differs from a's \\(2,\\)"):
         list(predict_rows(source, inputs, device="cpu"))
+
+
+def test_an_exported_program_needs_the_pt2_suffix(tmp_path: Path) -> None:
+    """torch.export.load only reads ``*.pt2``: a file named otherwise is refused up front."""
+    import pbgml
+
+    model = torch.nn.Linear(4, 3)
+    with pytest.raises(pbgml.ExportError, match=r"ends with \.pt2"):
+        pbgml.export(model, "exported-program", tmp_path / "model.bin", sample=torch.randn(2, 4))
+    assert not (tmp_path / "model.bin").exists()

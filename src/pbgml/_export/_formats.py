@@ -165,6 +165,8 @@ def _failed(source: Source, what: str, err: BaseException) -> str:
 def write_exported_program(source: Source, sample: torch.Tensor, path: Path) -> float:
     """Export with :func:`torch.export.export` (dynamic batch), save a ``.pt2``, load it back
     and verify it; returns the largest difference seen."""
+    if path.suffix != ".pt2":  # torch.export.load reads only files named *.pt2
+        raise ExportError(f"{path}: an ExportedProgram's name ends with .pt2", path=str(path))
     try:
         with torch.no_grad():
             program = torch.export.export(source.model, (sample,), dynamic_shapes=_dynamic(sample))
