@@ -66,6 +66,15 @@ def test_an_invalid_value_found_by_check_is_exit_code_2(
     assert "Traceback" not in err
 
 
+def test_no_model_or_data_says_how_to_choose(
+    in_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "hydra.run.dir=outputs/empty"]) == 2
+    err = capsys.readouterr().err
+    assert "model and data: nothing selected" in err
+    assert "experiment=digits_mlp" in err
+
+
 def test_full_error_shows_the_traceback(in_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pbgml import ConfigError
 

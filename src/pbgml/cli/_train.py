@@ -99,6 +99,15 @@ def task(cfg: Any) -> float | None:
     start = str(runtime.cwd)
     if os.getcwd() != start:  # hydra.job.chdir=true: the run's paths stay the user's
         os.chdir(start)
+    from omegaconf import OmegaConf
+
+    unset = [key for key in ("model", "data") if OmegaConf.is_missing(cfg, key)]
+    if unset:
+        raise UsageError(
+            " and ".join(unset) + ": nothing selected; choose an experiment "
+            "(experiment=digits_mlp) or the options (model=mlp data=digits); "
+            "pbgml train --help lists them"
+        )
     tree = typed(cfg)
     absolute_paths(tree, start)
     _show(tree)
