@@ -158,7 +158,7 @@ class RegistrySource(ConfigSource):
     --------
     >>> from pbgml._config._store import RegistrySource
     >>> source = RegistrySource(provider="pbgml", path="pbgml://")
-    >>> source.is_group("optimizer"), source.is_config("optimizer/sgd")
+    >>> source.is_group("optimizer"), "sgd" in source.list("optimizer", None)
     (True, True)
     >>> result = source.load_config("callbacks/early_stopping")
     >>> result.header["package"], result.config.monitor
