@@ -32,7 +32,7 @@ LAYERS = {
         "pbgml._validate",
     ),
     2: ("pbgml.nn", "pbgml.optim", "pbgml.data", "pbgml.losses", "pbgml.metrics", "pbgml.train"),
-    3: ("pbgml.configs", "pbgml._config", "pbgml.hydra", "pbgml.sphinxext"),
+    3: ("pbgml.configs", "pbgml._config", "pbgml.hydra", "pbgml.sphinxext", "pbgml.conf"),
     4: ("pbgml._run", "pbgml._export", "pbgml._launch"),
     5: ("pbgml.cli", "pbgml.__main__", "pbgml._cli"),
 }

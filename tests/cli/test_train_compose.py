@@ -183,3 +183,18 @@ def test_presets_stay_complete_trees() -> None:
     assert {"default", "none"} <= set(presets("callbacks"))
     assert {"many"} <= set(presets("logger"))
     assert {"digits_optuna", "mnist_optuna", "cifar10_optuna"} <= set(presets("hparams_search"))
+
+
+def test_hydra_initialize_config_module_reads_pbgmls_packaged_configs() -> None:
+    """``initialize_config_module("pbgml.conf")``: a user's app composes pbgml's presets."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+
+    from pbgml.hydra import register_source
+
+    register_source()
+    with initialize_config_module("pbgml.conf", version_base=None):
+        cfg = hydra_compose("train", overrides=["experiment=digits_mlp", "optimizer=sgd"])
+    assert cfg.optimizer._target_ == "pbgml.optim.SGD"
+    assert cfg.model._target_ == "pbgml.nn.MLP"
+    assert cfg.name == "digits_mlp"
