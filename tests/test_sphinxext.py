@@ -87,21 +87,9 @@ def test_yaml_snippets_load_and_name_the_config_target(
 
 
 _SELECTABLE = [group for group, spec in GROUPS.items() if spec.key is not None]
-# pbgml's ExperimentConf types ``task`` as ClassificationTaskConf, so ``task=regression``
-# does not compose (RegressionTaskConf is not a subclass): a bug of the config layer,
-# reported; strict, so the fix turns this into a failure to remove the mark
-_KNOWN_BROKEN = {"task": "task=regression: RegressionTaskConf is not a ClassificationTaskConf"}
 
 
-@pytest.mark.parametrize(
-    "group",
-    [
-        pytest.param(g, marks=pytest.mark.xfail(reason=_KNOWN_BROKEN[g], strict=True))
-        if g in _KNOWN_BROKEN
-        else g
-        for g in _SELECTABLE
-    ],
-)
+@pytest.mark.parametrize("group", _SELECTABLE)
 def test_command_lines_compose_with_hydra(group: str) -> None:
     from hydra import compose, initialize
 

@@ -109,12 +109,20 @@ def store_registries(*, to_hydra: bool = True) -> ZenStore:
             # a collection's entry is packaged at <group>.<name>: callbacks=[a,b] adds both
             package = f"{option_group}.{name}" if spec.collection and spec.key else None
             as_is(config_for(group, name), group=option_group, name=name, package=package)
+    from omegaconf import OmegaConf
+
+    # the default task as a plain node: a typed default would pin the field to
+    # ClassificationTaskConf, and task=regression could not replace it
+    from pbgml.configs._experiment import _default_task
+
+    task = OmegaConf.to_container(OmegaConf.structured(_default_task()))
     primary = make_config(
         defaults=defaults(),
         model=MISSING,
         loss=MISSING,
         optimizer=MISSING,
         data=MISSING,
+        task=task,
         bases=(configs.ExperimentConf,),
     )
     store(primary, name=PRIMARY_CONFIG)
