@@ -153,7 +153,11 @@ def _scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 
 def run(
-    cfg: Any, *, allow: Iterable[str] | None = None, run_dir: str | os.PathLike[str] | None = None
+    cfg: Any,
+    *,
+    allow: Iterable[str] | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+    resolvers: Iterable[str] = (),
 ) -> RunResult:
     """Check, build, train and test one experiment.
 
@@ -176,6 +180,11 @@ def run(
     run_dir
         The run's folder, chosen by the caller (``pbgml train`` passes Hydra's output
         directory); ignored when ``resume`` is set (a resume stays in its run's folder).
+    resolvers
+        Interpolation resolvers allowed besides the safe ones (``["oc.env"]``; ``pbgml
+        train`` enables ``oc.env`` for the configs the user composes on the command
+        line). The saved ``config.yaml`` holds the resolved values, so a resume never
+        reads the environment again.
 
     Returns
     -------
@@ -202,7 +211,7 @@ def run(
     >>> sorted(k for k in result.metrics if k.endswith("acc"))
     ['test/acc', 'val/acc']
     """
-    tree = read_tree(cfg)
+    tree = read_tree(cfg, resolvers=resolvers)
     root = tree.root
     if not isinstance(root, dict):
         raise ConfigError([ConfigIssue("", _NOT_A_TREE.format(value=root), "type")])

@@ -186,3 +186,30 @@ def test_python_m_pbgml_and_console_script_are_one_app() -> None:
 
     assert "train" in pbgml.cli.COMMANDS
     assert Path(sys.executable).with_name("pbgml").is_file()
+
+
+def test_the_users_command_line_may_read_the_environment(
+    in_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``${oc.env:VAR}`` works in ``pbgml train`` (the user's own configs, on their machine);
+    the saved config holds the value, so a resume never reads the environment."""
+    import pbgml
+
+    monkeypatch.setenv("PBGML_TEST_BATCH", "16")
+    out = in_project / "env_run"
+    code = main(
+        [
+            "train", "experiment=digits_mlp", "trainer.max_epochs=1",
+            "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1", "trainer.enable_progress_bar=false",
+            "data.batch_size=${oc.env:PBGML_TEST_BATCH}", f"hydra.run.dir={out}",
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["data"]["batch_size"] == 16
+    # elsewhere the environment stays off: check refuses the same interpolation
+    tree = pbgml.load_yaml(out / "config.yaml", resolvers=())
+    tree.data.batch_size = "${oc.env:PBGML_TEST_BATCH}"
+    with pytest.raises(pbgml.ConfigError, match=r"oc\.env"):
+        pbgml.check(tree)

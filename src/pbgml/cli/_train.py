@@ -111,7 +111,9 @@ def task(cfg: Any) -> float | None:
     tree = typed(cfg)
     absolute_paths(tree, start)
     _show(tree)
-    result = run(tree, run_dir=str(runtime.output_dir))
+    # the user's own command line and files may read the environment (${oc.env:VAR});
+    # configs read from elsewhere (load_yaml, check, a checkpoint) may not
+    result = run(tree, run_dir=str(runtime.output_dir), resolvers=("oc.env",))
     objective = result.objective
     shown = "n/a" if objective is None else f"{objective:.6g}"
     print(f"run folder: {result.run_dir}\n{result.optimized_metric} = {shown}")
