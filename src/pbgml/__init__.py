@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from pbgml import configs, hydra, train
     from pbgml._config._check import check
     from pbgml._config._compose import compose
-    from pbgml._config._compose import compose
     from pbgml._config._instantiate import instantiate
     from pbgml._config._model import check_input, summary
     from pbgml._config._yaml import load_yaml, to_yaml
@@ -64,7 +63,6 @@ __all__ = [
     "check",
     "check_input",
     "compose",
-    "compose",
     "configs",
     "export",
     "hydra",
@@ -85,7 +83,6 @@ _LAZY: dict[str, str] = {
     "train": "pbgml.train",
     "Trainer": "pbgml.train",
     "check": "pbgml._config._check",
-    "compose": "pbgml._config._compose",
     "compose": "pbgml._config._compose",
     "instantiate": "pbgml._config._instantiate",
     "load_yaml": "pbgml._config._yaml",
