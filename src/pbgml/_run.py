@@ -56,7 +56,7 @@ class RunResult:
     run_dir
         The run's folder: ``config.yaml``, ``metrics.json``, ``checkpoints/``, ``logs/``.
     optimized_metric
-        The metric a sweep optimizes (see :attr:`objective`).
+        The metric a sweep optimizes (see ``objective``).
 
     Examples
     --------

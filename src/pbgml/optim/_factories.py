@@ -459,7 +459,7 @@ def finalize_optimizer(
     config's ``param_groups`` (the registry's ``meta`` key) when the config has
     that key. It may be
 
-    * absent or ``"default"`` (:data:`DEFAULT_PARAM_GROUPS`): the optimizer's
+    * absent or ``"default"`` (:data:`~pbgml.optim.DEFAULT_PARAM_GROUPS`): the optimizer's
       default, which for :class:`torch.optim.AdamW` and its subclasses is no weight
       decay on biases and normalization layers (``no_decay: [bias, norm]``), and
       for every other optimizer one group;

@@ -43,7 +43,7 @@ class WarmupCosineLR(ScheduledMixin, LRScheduler):
     ``lr_mult: 0`` stays at 0.
 
     It is a closed form of the step count, so a scheduler restored with
-    :meth:`load_state_dict` continues exactly where it stopped. It is meant to step
+    :meth:`~torch.optim.lr_scheduler.LRScheduler.load_state_dict` continues exactly where it stopped. It is meant to step
     every optimizer step (its config's ``interval`` defaults to ``"step"``).
 
     Parameters
