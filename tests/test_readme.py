@@ -28,3 +28,15 @@ def test_readme_python_example_runs(
     finally:
         if "my_loss" in pbgml.registry.loss:
             pbgml.registry.loss.unregister("my_loss")
+
+
+def test_ci_runs_the_readmes_two_commands_as_written() -> None:
+    """The set-up command (ending with a first training run) and the test command."""
+    text = README.read_text(encoding="utf-8")
+    bash = re.findall(r"```bash\n(.*?)```", text, re.S)
+    setup = next(b.strip() for b in bash if "python3 -m venv .venv" in b)
+    assert setup.endswith("&& .venv/bin/pbgml train experiment=digits_mlp")
+    test = next(b.strip() for b in bash if "-m pytest" in b)
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert setup in ci
+    assert test in ci
