@@ -3,7 +3,8 @@
 ``python ddp_worker.py MODE OUT`` trains a small model with the Trainer (MODE
 ``trainer``, ``trainer-resume``) or :func:`pbgml.run` (MODE ``run``) and writes, per rank,
 ``OUT/rank{r}.pt``: the final weights, the files this rank opened for writing under
-the run folder (an audit hook), what it evaluated, and the metrics.
+the run folder (an audit hook), what it evaluated, and the metrics. MODE ``run`` then
+runs :func:`caveats` (``OUT/caveats{r}.pt``).
 """
 
 from __future__ import annotations
@@ -87,9 +88,63 @@ def run_experiment(out: Path) -> None:
     )
 
 
+def caveats(out: Path) -> None:
+    """A non-finite loss on rank 1 only, then a val set and a test set too small for 2
+    ranks: every rank must raise (none may wait for the other), and the next fit works."""
+    from pbgml.data import ArrayDataset, DataModule
+    from pbgml.train import ClassificationTask, NonFiniteLossError, Trainer, TrainerError
+
+    rank = int(os.environ["RANK"])
+
+    class NanOnRankOne(ClassificationTask):
+        def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+            loss: Tensor = super().training_step(batch, batch_idx)
+            return loss * float("nan") if rank == 1 and batch_idx == 2 else loss
+
+    def trainer() -> Trainer:
+        return Trainer(
+            max_epochs=1,
+            accelerator="cpu",
+            strategy="ddp",
+            accumulate_grad_batches=2,
+            callbacks=[],
+            logger=False,
+            num_sanity_val_steps=0,
+        )
+
+    torch.set_num_threads(1)
+    results: dict[str, Any] = {}
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    nan_trainer = trainer()
+    try:
+        nan_trainer.fit(NanOnRankOne(model), _data())
+    except NonFiniteLossError as err:
+        results["nan"] = str(err)
+    results["nan_step"] = nan_trainer.global_step
+    x = torch.randn(21, 6, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0] > 0).long()
+    one_val = DataModule(
+        ArrayDataset(x[:20], y[:20]), test=ArrayDataset(x[20:], y[20:]), val_split=1, batch_size=4
+    )
+    for stage in ("fit", "test"):
+        task = ClassificationTask(nn.Linear(6, 2))
+        try:
+            if stage == "fit":
+                trainer().fit(task, one_val)
+            else:
+                trainer().test(task, one_val)
+        except TrainerError as err:
+            results[stage] = str(err)
+    after = trainer()
+    after.fit(ClassificationTask(nn.Linear(6, 3)), _data())  # the ranks are still in step
+    results["after_step"] = after.global_step
+    torch.save(results, out / f"caveats{rank}.pt")
+
+
 def main(mode: str, out: Path) -> None:
-    if mode == "run":
+    if mode == "run":  # then the caveats, in the same processes (one start-up less)
         run_experiment(out)
+        caveats(out)
         return
     import torch.distributed as dist
 

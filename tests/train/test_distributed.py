@@ -154,8 +154,16 @@ def test_kill_9_of_the_whole_job_then_resume_gives_the_same_weights(
         assert torch.equal(second["weights"][key], value), key
 
 
-def test_pbgml_run_under_torchrun_writes_one_run_folder_from_rank_zero(tmp_path: Path) -> None:
-    first, second = _launch("run", tmp_path)
+@pytest.fixture(scope="module")
+def run_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    out = tmp_path_factory.mktemp("ddp_run")
+    return out, _launch("run", out)
+
+
+def test_pbgml_run_under_torchrun_writes_one_run_folder_from_rank_zero(
+    run_job: tuple[Path, list[dict[str, Any]]],
+) -> None:
+    tmp_path, (first, second) = run_job
     assert first["run_dir"] == second["run_dir"]
     assert first["metrics"] == second["metrics"]
     assert first["best"] == second["best"] is not None
@@ -297,3 +305,19 @@ def test_two_nodes_of_one_process_on_loopback_train_like_one_node_of_two(
     for key, value in expected["weights"].items():
         assert torch.equal(first["weights"][key], value), key
         assert torch.equal(second["weights"][key], value), key
+
+
+def test_a_rank_that_stops_does_not_leave_the_others_waiting(
+    run_job: tuple[Path, list[dict[str, Any]]],
+) -> None:
+    """A non-finite loss on rank 1 only, and val/test sets with a single sample for 2
+    ranks: every rank raises (the job ends instead of hanging), and then trains on."""
+    out, _ = run_job
+    first, second = (torch.load(out / f"caveats{r}.pt", weights_only=True) for r in (0, 1))
+    assert "the loss is nan at epoch 0" in second["nan"]
+    assert "not finite on rank 1" in first["nan"]
+    assert first["nan_step"] == second["nan_step"] == 1  # batch 2 is in the second step
+    for rank in (first, second):
+        assert "val: rank 1 of 2 has no batch of the val set" in rank["fit"]
+        assert "test: rank 1 of 2 has no batch of the test set" in rank["test"]
+        assert rank["after_step"] == 3

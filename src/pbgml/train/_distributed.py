@@ -213,11 +213,30 @@ def process_group(env: LaunchEnv | None) -> Iterator[bool]:
     try:
         yield True
     except BaseException:
-        dist.destroy_process_group()  # no barrier: the other ranks may never come
+        _destroy()  # no barrier: the other ranks may never come
         raise
     # every rank is done with the group before any tears its connections down
     dist.barrier()
+    _destroy()
+
+
+#: The last process group :func:`process_group` destroyed, kept alive until the next one.
+_RETIRED: list[Any] = []
+
+
+def _destroy() -> None:
+    """Destroy the default group, but keep its object alive until the next group retires.
+
+    The C++ gloo group joins its worker threads when its last reference goes, holding
+    the GIL; if that happens while a worker thread still releases a just-finished
+    collective (which takes the GIL), the process deadlocks. The last reference is
+    often DDP's reducer, freed with an exception's traceback right after a failing
+    step. Kept here, the group is freed only when the next one retires, long after its
+    threads went idle.
+    """
+    group = dist.group.WORLD
     dist.destroy_process_group()
+    _RETIRED[:] = [group]
 
 
 def broadcast_object(value: Any) -> Any:

@@ -375,6 +375,8 @@ class Trainer:
         self._loss_weight = 0.0
         self._last_loss: Tensor | float | None = None
         self._nonfinite: Tensor | None = None
+        #: (value, epoch, batch) of a non-finite loss a distributed CPU step saw, until it steps
+        self._bad_loss: tuple[float, int, int] | None = None
         self._catcher: SignalCatcher | None = None
         self._loggers_ready = False
         self._meta: dict[str, Any] = {}
@@ -807,6 +809,8 @@ class Trainer:
         distributed = _distributed.initialized() and (
             dist.get_world_size() > 1 or self.strategy in ("ddp", "fsdp")
         )
+        if distributed and val_loader is not None:
+            self._check_shards("val", val_loader, self.num_val_batches)
         if distributed and self.sync_batchnorm:
             if self.device.type == "cuda":  # pragma: no cover - needs CUDA
                 nn.SyncBatchNorm.convert_sync_batchnorm(task)  # type: ignore[no-untyped-call]
@@ -842,6 +846,7 @@ class Trainer:
         self._epoch_finished = False
         self._train_log = StageLog("train", on_step=True)
         self._nonfinite = None
+        self._bad_loss = None
         resume: dict[str, Any] | None = None
         self._resume_data = {}
         if ckpt_path is not None:
@@ -991,7 +996,11 @@ class Trainer:
                 if on_cpu:  # reading a CPU scalar is no device sync: check it every step
                     value = loss.item()
                     if value - value != 0:
-                        self._raise_nonfinite(value, epoch, batch_idx)
+                        if strategy is None:
+                            self._raise_nonfinite(value, epoch, batch_idx)
+                        # distributed: the other ranks are in this step's collectives;
+                        # backward runs, then every rank raises before the optimizer steps
+                        self._bad_loss = self._bad_loss or (value, epoch, batch_idx)
                     self._loss_sum += value * size
                     self._last_loss = value
                 else:  # accumulate on the device; read at log steps and epoch end only
@@ -1048,7 +1057,32 @@ class Trainer:
             self._evaluate("val", task, val_loader, self.num_val_batches)
         self._end_train_epoch(task, epoch, finished=not stop or batch_idx + 1 >= limit)
 
+    def _agree_finite(self) -> None:
+        """Distributed, on CPU: raise on every rank when a rank saw a non-finite loss
+        since the last step (one all-reduce of a flag per rank), so none is left waiting
+        in a collective for a rank that stopped."""
+        world, rank = dist.get_world_size(), dist.get_rank()
+        flags = [0.0] * world
+        if self._bad_loss is not None:
+            flags[rank] = 1.0
+        bad = [r for r, flag in enumerate(_distributed.all_reduce_sum(flags)) if flag]
+        if not bad:
+            return
+        mine, self._bad_loss = self._bad_loss, None
+        if mine is not None:
+            self._raise_nonfinite(*mine)
+        raise NonFiniteLossError(
+            f"the loss was not finite on rank {', '.join(map(str, bad))} at epoch "
+            f"{self.current_epoch}, global step {self.global_step}: every rank stopped before "
+            "the optimizer stepped on it",
+            epoch=self.current_epoch,
+            step=self.global_step,
+            batch_idx=self.batch_idx,
+        )
+
     def _optimizer_step(self, task: Task) -> None:
+        if self._strategy is not None and self.device.type == "cpu":
+            self._agree_finite()
         scaler = self.scaler
         if scaler is not None:
             for opt in self.optimizers:
@@ -1104,6 +1138,11 @@ class Trainer:
 
     def _sync_check(self) -> None:
         flag = self._nonfinite
+        if flag is not None and self._strategy is not None:  # pragma: no cover - needs CUDA
+            # every rank reaches the same sync points: agree, so all raise or none does
+            agreed = flag.to(torch.int32)
+            dist.all_reduce(agreed, op=dist.ReduceOp.MAX)
+            flag = agreed
         if flag is not None and bool(flag):
             raise NonFiniteLossError(
                 f"a loss was not finite at or before epoch {self.current_epoch}, global step "
@@ -1150,6 +1189,28 @@ class Trainer:
     def _evaluate(self, stage: str, task: Task, loader: Any, limit: float) -> dict[str, float]:
         return _evaluation.evaluate(self, stage, task, loader, limit)
 
+    def _check_shards(self, stage: str, loader: Any, limit: float) -> None:
+        """Refuse, on every rank, an evaluation where some ranks have no batch: they
+        would skip it, or miss the collectives that reduce its values (a deadlock).
+        Called at the same point by every rank (a collective)."""
+        length = _length(loader)
+        if math.isinf(length):
+            return  # no len(): nothing to compare (each rank must yield a batch)
+        mine = min(length, limit)
+        world, rank = dist.get_world_size(), dist.get_rank()
+        empty = [0.0] * world
+        if not mine:
+            empty[rank] = 1.0
+        ranks = [r for r, flag in enumerate(_distributed.all_reduce_sum(empty)) if flag]
+        if ranks and len(ranks) < world:
+            samples = len(getattr(loader, "dataset", ())) if hasattr(loader, "dataset") else "?"
+            raise TrainerError(
+                f"{stage}: rank {', '.join(map(str, ranks))} of {world} has no batch of the "
+                f"{stage} set ({samples} samples for {world} processes): every rank needs one; "
+                "use a larger set or fewer processes",
+                param="limit_val_batches" if stage == "val" else "limit_test_batches",
+            )
+
     def _eval_stage(
         self, stage: str, task: Task, data: Any, dataloaders: Any, ckpt_path: Any
     ) -> list[dict[str, float]]:
@@ -1177,6 +1238,8 @@ class Trainer:
             )
         limit_name = "limit_val_batches" if stage == "val" else "limit_test_batches"
         limit = _limit(limit_name, _length(loader), getattr(self, limit_name))
+        if _distributed.initialized() and dist.get_world_size() > 1:
+            self._check_shards(stage, loader, limit)
         with self._stage("validate" if stage == "val" else "test", task):
             if ckpt_path is not None:
                 self._load_weights(task, ckpt_path)
