@@ -87,7 +87,7 @@ class Trainer:
         a Trainer drives one device per process, so more than one needs the processes:
         ``torchrun --nproc-per-node N`` (then each process takes ``LOCAL_RANK``'s
         device), or :func:`pbgml.run` / the ``pbgml`` command, which start their own
-        workers through torch's elastic launcher. :attr:`devices` holds the resolved
+        workers through torch's elastic launcher. ``trainer.devices`` holds the resolved
         :class:`~pbgml.train._distributed.Devices`.
     strategy
         ``"auto"`` (DDP when there are several processes), ``"ddp"`` or ``"fsdp"``
@@ -483,7 +483,7 @@ class Trainer:
 
     @property
     def checkpoint_dir(self) -> Path:
-        """The folder checkpoints go to: the first checkpoint callback's, else ``run_dir/checkpoints``."""
+        """The folder checkpoints go to (the first checkpoint callback's, else ``run_dir/checkpoints``)."""
         cb = self.checkpoint_callback
         if cb is not None and cb.dirpath is not None:
             return Path(cb.dirpath)
