@@ -226,6 +226,13 @@ def run(
             source=tree.source,
         )
     checked = checked_or_raise(tree, tuple(allow or ()), "")
+    from pbgml import _launch
+
+    nprocs = _launch.processes(root.get("trainer") or {})
+    if nprocs > 1:  # devices=N outside torchrun: N workers through torch's elastic launcher
+        worker = functools.partial(run, allow=tuple(allow or ()), resolvers=tuple(resolvers))
+        result: RunResult = _launch.launched(root, worker, nprocs=nprocs)
+        return result
     from pbgml.train import _distributed
 
     # under torchrun: one process group for fit, validate and test, and one run folder

@@ -144,3 +144,20 @@ def test_a_trainer_outside_torchrun_with_two_devices_points_to_the_launchers() -
     with pytest.raises(TrainerError, match=r"pbgml\.run") as info:
         Trainer(accelerator="cpu", devices=2)
     assert "torchrun --nproc-per-node 2" in str(info.value)
+
+
+def test_pbgml_run_with_devices_2_launches_its_own_workers(tmp_path: Path) -> None:
+    """``pbgml.run`` outside torchrun with ``devices=2``: 2 workers, rank 0's result back."""
+    mp = pytest.MonkeyPatch()
+    for name in TORCHRUN_VARIABLES:
+        mp.delenv(name, raising=False)
+    try:
+        result = pbgml.run(_experiment(tmp_path, 2))
+    finally:
+        mp.undo()
+    assert isinstance(result, pbgml.RunResult)
+    assert 0.0 <= result.metrics["test/acc"] <= 1.0
+    assert [p.parent for p in tmp_path.glob("*/*/metrics.json")] == [Path(result.run_dir)]
+    state = torch.load(result.last_checkpoint, weights_only=True)
+    # 84 training samples, batch 64: 2 steps an epoch in 1 process, 1 per rank in 2
+    assert (state["loop"]["epoch"], state["loop"]["global_step"]) == (1, 2)
