@@ -92,12 +92,25 @@ def test_exported_program_loads_back_with_a_dynamic_batch(
     ckpt: Path, exported: dict[str, Path]
 ) -> None:
     program = torch.export.load(exported["exported-program"])
-    module = pbgml.load_model(exported["exported-program"])
     for n in (1, 9):
         with torch.no_grad():
             want = _reference(ckpt)(_batch(n))
         assert torch.equal(program.module()(_batch(n)), want)
-        assert torch.equal(module(_batch(n)), want)
+
+
+def test_load_model_and_predict_refuse_a_pt2_since_loading_one_can_run_code(
+    exported: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = exported["exported-program"]
+    with pytest.raises(pbgml.ExportError, match=r"\.pt2 archive: loading one can run code") as info:
+        pbgml.load_model(path)
+    assert "torch.export.load" in str(info.value)
+    assert "safetensors" in str(info.value)
+    assert info.value.path == str(path)
+    csv = path.with_name("x.csv")
+    csv.write_text("a\n1\n")
+    assert cli(["predict", str(path), str(csv)]) == 2
+    assert "can run code" in capsys.readouterr().err
 
 
 def test_safetensors_holds_the_config_and_rebuilds_the_model_alone(
@@ -138,7 +151,7 @@ def test_a_model_object_exports_with_a_sample_and_needs_one_without_a_config(
 ) -> None:
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh())
     path = pbgml.export(model, "exported-program", tmp_path / "m.pt2", sample=torch.randn(2, 4))
-    assert pbgml.load_model(path)(torch.randn(6, 4)).shape == (6, 3)
+    assert torch.export.load(path).module()(torch.randn(6, 4)).shape == (6, 3)
     with pytest.raises(pbgml.ExportError, match=r"no sample shape is known .*pass sample="):
         pbgml.export(model, "onnx", tmp_path / "m.onnx")
     with pytest.raises(pbgml.ExportError, match="has none; export a checkpoint"):

@@ -78,6 +78,8 @@ def export(
         onnxruntime right after (extra ``onnx``).
     ``exported-program``
         :func:`torch.export.export` saved as ``.pt2`` (dynamic batch); loaded back and run.
+        :func:`pbgml.load_model` refuses a ``.pt2`` (loading one can run code): load
+        one you trust with :func:`torch.export.load`.
     ``safetensors``
         The weights, with the experiment's config, the class names and the sample
         shape as metadata: :func:`pbgml.load_model` rebuilds the model from it alone
@@ -122,7 +124,7 @@ def export(
     >>> model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU())
     >>> out = pbgml.export(model, "exported-program", f"{tempfile.mkdtemp()}/m.pt2",
     ...                    sample=torch.randn(2, 4))
-    >>> out.suffix, pbgml.load_model(out)(torch.randn(5, 4)).shape
+    >>> out.suffix, torch.export.load(out).module()(torch.randn(5, 4)).shape
     ('.pt2', torch.Size([5, 3]))
     """
     if format not in FORMATS:

@@ -223,6 +223,13 @@ def _from_safetensors(path: Path, allow: Iterable[str]) -> Source:
     )
 
 
+_PT2_REFUSED = (
+    "{path}: pbgml does not load a .pt2 archive: loading one can run code, since "
+    "torch.export.load unpickles parts of it; load the checkpoint (.ckpt) or a "
+    "safetensors file instead, or torch.export.load the .pt2 yourself if you trust it"
+)
+
+
 def read_source(obj: Any, *, allow: Iterable[str] = ()) -> Source:
     """A :class:`Source` from a model object, a checkpoint or a safetensors file.
 
@@ -242,6 +249,8 @@ def read_source(obj: Any, *, allow: Iterable[str] = ()) -> Source:
             f"expected a torch.nn.Module or the path of {_WHAT}, got {type(obj).__name__}"
         )
     path = Path(obj)
+    if path.suffix.lower() == ".pt2":
+        raise ExportError(_PT2_REFUSED.format(path=path), path=str(path))
     if path.is_dir() and (path / "checkpoints" / "last.ckpt").is_file():
         path = path / "checkpoints" / "last.ckpt"  # a run's folder: its last checkpoint
     if not path.is_file():
@@ -257,22 +266,23 @@ def load_model(path: str | os.PathLike[str], *, allow: Iterable[str] = ()) -> to
     The model is built from the file's own config through the allowlist (as
     :func:`pbgml.instantiate` does: registered targets, or prefixes in ``allow``), then
     its weights are loaded (a checkpoint with ``torch.load(weights_only=True)``). A
-    run's folder means its ``checkpoints/last.ckpt``; a ``.pt2`` file (an
-    ExportedProgram) is loaded with :func:`torch.export.load` as its module.
+    run's folder means its ``checkpoints/last.ckpt``. A ``.pt2`` file (an
+    ExportedProgram) is refused: :func:`torch.export.load` unpickles parts of it, so
+    loading one can run code; call :func:`torch.export.load` yourself on a file you trust.
 
     Parameters
     ----------
     path
         A ``.ckpt`` written by :func:`pbgml.run` (or the Trainer), a ``.safetensors``
-        written by :func:`pbgml.export`, a run folder or a ``.pt2``.
+        written by :func:`pbgml.export`, or a run folder.
     allow
         Extra allowed target prefixes (your own model's module), given in code.
 
     Raises
     ------
     pbgml.ExportError
-        The file is missing, corrupted, holds no config, or its weights do not fit
-        the model its config builds.
+        The file is missing, corrupted, a ``.pt2``, holds no config, or its weights do
+        not fit the model its config builds.
 
     Examples
     --------
@@ -283,16 +293,4 @@ def load_model(path: str | os.PathLike[str], *, allow: Iterable[str] = ()) -> to
     ...     print(err)
     no/such.ckpt: no such file; pass a checkpoint (.ckpt) or a safetensors file written by pbgml.export
     """
-    if Path(path).suffix == ".pt2" and Path(path).is_file():
-        try:
-            program = torch.export.load(path)
-        except Exception as err:
-            raise ExportError(
-                f"{os.fspath(path)}: not an ExportedProgram torch.export.load can read "
-                f"({type(err).__name__}: {err}); export it again with --format exported-program",
-                path=os.fspath(path),
-            ) from err
-        module = program.module()
-        assert isinstance(module, torch.nn.Module)
-        return module
     return read_source(path, allow=allow).model
