@@ -221,7 +221,10 @@ def test_a_missing_extra_names_the_pip_install(
     with pytest.raises(pbgml.MissingExtraError, match=r"pip install pbgml\[onnx\]"):
         pbgml.export(ckpt, "onnx", tmp_path / "m.onnx")
     monkeypatch.setitem(sys.modules, "safetensors.torch", None)
-    assert cli(["export", str(ckpt), "--format", "safetensors", "-o", str(tmp_path / "x")]) == 2
+    assert (
+        cli(["export", str(ckpt), "--format", "safetensors", "-o", str(tmp_path / "x.safetensors")])
+        == 2
+    )
     assert "pip install pbgml[safetensors]" in capsys.readouterr().err
 
 
@@ -238,6 +241,37 @@ def test_the_export_command_writes_next_to_the_checkpoint(
     assert copy.with_suffix(".pt2").is_file()
     assert cli(["export", str(copy), "--format", "onx"]) == 2
     assert "invalid choice: 'onx'" in capsys.readouterr().err
+
+
+def test_an_export_never_overwrites_its_input_and_needs_the_formats_suffix(
+    ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "last.ckpt"
+    copy.write_bytes(ckpt.read_bytes())
+    twin = tmp_path / "twin.ckpt"
+    twin.hardlink_to(copy)
+    before = copy.read_bytes()
+    for fmt in ("onnx", "safetensors", "exported-program", "torchserve"):
+        assert cli(["export", str(copy), "-f", fmt, "-o", str(copy)]) == 2
+        assert "ends with" in capsys.readouterr().err
+        assert cli(["export", str(copy), "-f", fmt, "-o", str(twin)]) == 2
+    assert copy.read_bytes() == before
+    with pytest.raises(pbgml.ExportError, match=r"a safetensors export's name ends with"):
+        pbgml.export(copy, "safetensors", tmp_path / "weights.bin")
+    assert not (tmp_path / "weights.bin").exists()
+    st = pbgml.export(copy, "safetensors", tmp_path / "m.safetensors")
+    with pytest.raises(pbgml.ExportError, match="the output is the file being exported"):
+        pbgml.export(st, "safetensors", st)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".pbgml")] == []
+
+
+def test_a_failed_export_leaves_an_existing_file_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "drift.pt2"
+    path.write_bytes(b"the previous export")
+    with pytest.raises(VerificationError, match=rf"^{re.escape(str(path))}: "):
+        pbgml.export(_ExportAware(), "exported-program", path, sample=torch.randn(2, 3))
+    assert path.read_bytes() == b"the previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["drift.pt2"]
 
 
 def test_strip_prefix_keeps_only_the_models_weights() -> None:

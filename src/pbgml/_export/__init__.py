@@ -9,6 +9,7 @@ pbgml's checkpoints and rebuilds models through the config layer's allowlist.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -98,7 +99,9 @@ def export(
     format
         ``"onnx"``, ``"exported-program"``, ``"safetensors"`` or ``"torchserve"``.
     path
-        The file to write (its folder is created).
+        The file to write, named with the format's suffix (its folder is created); it
+        is replaced only once the new file is written and verified, and never when it
+        is the file being exported.
     sample
         A batch of inputs to trace with; by default two random samples of the shape
         the checkpoint's data recorded (needed for a model object).
@@ -113,7 +116,8 @@ def export(
     Raises
     ------
     pbgml.ExportError
-        A bad checkpoint, an unknown format, a model torch.export cannot capture, or an
+        A bad checkpoint, an unknown format, an output without the format's suffix
+        or that is the input itself, a model torch.export cannot capture, or an
         export whose outputs differ (:class:`~pbgml._export.VerificationError`).
     pbgml.MissingExtraError
         The format's extra is not installed (``pip install pbgml[onnx]``).
@@ -132,22 +136,43 @@ def export(
         raise ExportError(
             f"format={format!r} is not an export format.{hint} Choose one of {', '.join(FORMATS)}"
         )
-    source = read_source(checkpoint_or_model, allow=allow)
     target = Path(path)
+    suffix = FORMATS[format][0]
+    if target.suffix.lower() != suffix:
+        raise ExportError(
+            f"{target}: a {format} export's name ends with {suffix} (got "
+            f"{target.suffix or 'no suffix'}); pass an output such as "
+            f"{target.with_suffix(suffix).name}",
+            path=str(target),
+        )
+    if isinstance(checkpoint_or_model, str | os.PathLike):
+        given = Path(checkpoint_or_model)
+        if target.exists() and given.exists() and os.path.samefile(given, target):
+            raise ExportError(
+                f"{target}: the output is the file being exported; pass another --output",
+                path=str(target),
+            )
+    source = read_source(checkpoint_or_model, allow=allow)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if format == "safetensors":
-        write_safetensors(source, target)
-    elif format == "torchserve":
-        write_torchserve(source, target)
-    else:
-        batch = sample_batch(source, sample)
+    # written in a private folder next to the target, moved in place once verified: an
+    # existing file is replaced only by a complete, verified export
+    with tempfile.TemporaryDirectory(prefix=".pbgml-export-", dir=target.parent) as tmp:
+        staged = Path(tmp) / target.name
         try:
-            if format == "onnx":
-                write_onnx(source, batch, target)
+            if format == "safetensors":
+                write_safetensors(source, staged)
+            elif format == "torchserve":
+                write_torchserve(source, staged)
             else:
-                write_exported_program(source, batch, target)
-        except VerificationError:  # never leave a file that does not reproduce the model
-            target.unlink(missing_ok=True)
-            target.with_name(target.name + ".data").unlink(missing_ok=True)
-            raise
+                batch = sample_batch(source, sample)
+                if format == "onnx":
+                    write_onnx(source, batch, staged)
+                else:
+                    write_exported_program(source, batch, staged)
+        except ExportError as err:  # name the target, not the private folder
+            raise type(err)(
+                str(err).replace(str(staged), str(target)), path=str(target)
+            ) from err.__cause__
+        for produced in sorted(Path(tmp).iterdir()):  # the file (and ONNX external data)
+            os.replace(produced, target.parent / produced.name)
     return target
