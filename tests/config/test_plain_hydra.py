@@ -240,3 +240,17 @@ def test_a_users_own_hydra_app_composes_and_builds_pbgmls_groups(app: Path, how:
     runs = _run_app(app, how, "-m", *BASE[:3], "optimizer=adamw", "optimizer.lr=0.01,0.1", "scheduler=step_lr", "scheduler.step_size=1")  # fmt: skip
     assert sorted(r["lr"] for r in runs) == [0.01, 0.1]
     assert all(r["groups"] == ["default", "default/no_decay"] for r in runs)
+
+
+def test_a_length_left_to_the_trainer_is_refused_clearly_by_a_plain_build() -> None:
+    """``T_max: null`` means "sized by pbgml's Trainer"; built by plain Hydra it must be set."""
+    from pbgml.configs import CosineAnnealingLRConf
+
+    opt = torch.optim.SGD(_model().parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="set T_max") as info:
+        hydra.utils.instantiate(CosineAnnealingLRConf())(opt)
+    assert getattr(info.value, "param", None) == "T_max"
+    assert hydra.utils.instantiate(CosineAnnealingLRConf(T_max=3))(opt).T_max == 3
+    # pbgml's own build sizes it from the run
+    built = pbgml.instantiate(CosineAnnealingLRConf(), key="scheduler")
+    assert built(opt, total_steps=10, total_epochs=5).scheduler.T_max == 5

@@ -134,3 +134,13 @@ def test_typed_round_trip_gives_back_the_typed_config_with_tuples() -> None:
     assert typed.optimizer.betas == (0.7, 0.9)
     with pytest.raises(TypeError, match="schema"):
         pbgml.load_yaml(text, as_object=True)
+
+
+def test_typed_round_trip_keeps_escaped_text_as_text() -> None:
+    from pbgml.configs import DigitsDataConf, MLPConf
+
+    cfg = ExperimentConf(
+        model=MLPConf(in_features=3, out_features=2), data=DigitsDataConf(), name="\\${x}"
+    )
+    again = pbgml.load_yaml(pbgml.to_yaml(cfg), schema=ExperimentConf, as_object=True)
+    assert again.name == "${x}"  # the text, not an interpolation and not its escape

@@ -109,6 +109,8 @@ def _typed_object(node: Any, hint: Any) -> Any:
         items = [_typed_object(node._get_node(i), Any) for i in range(len(node))]
         return tuple(items) if _tuple_hint(hint) else items
     value = node._value() if hasattr(node, "_value") else node
+    if isinstance(value, str):  # load_yaml escaped "${" so nothing resolves: the text back
+        value = value.replace("\\${", "${")
     if isinstance(value, list) and _tuple_hint(hint):
         return tuple(value)
     return value

@@ -32,6 +32,7 @@ from torch import nn
 from torch.optim import lr_scheduler as _sched
 
 from pbgml.optim._factories import DEFAULT_PARAM_GROUPS, finalize_optimizer
+from pbgml.optim._param_groups import OptimConfigError
 from pbgml.optim._scheduled import ScheduledMixin
 
 __all__ = ["GroupedOptimizer", "optimizer_classes", "scheduler_classes"]
@@ -47,6 +48,19 @@ def _torch_base(cls: type, root: type) -> type:
     raise TypeError(f"{cls.__qualname__} extends no torch class")  # pragma: no cover
 
 
+def _sized(base: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuse a length left ``None`` (``T_max``): pbgml's Trainer sizes it, a plain loop must."""
+    from pbgml.optim._factories import _UNSIZED, SchedulerFactory
+
+    names = [n for n in inspect.signature(base).parameters if n != "optimizer"]
+    given = dict(zip(names, args[1:], strict=False)) | {
+        k: v for k, v in kwargs.items() if k not in ("interval", "frequency", "monitor")
+    }
+    arg = SchedulerFactory(functools.partial(base, **given), monitor="-").length_argument
+    if arg is not None:
+        raise OptimConfigError(_UNSIZED.format(arg=arg, name=base.__name__), param=arg)
+
+
 def _own_init(cls: type, mixin: type, base: type, extra: tuple[inspect.Parameter, ...]) -> None:
     """Give ``cls`` an ``__init__`` whose signature and type hints are torch's plus ``extra``.
 
@@ -56,6 +70,8 @@ def _own_init(cls: type, mixin: type, base: type, extra: tuple[inspect.Parameter
     mixin_init = mixin.__init__  # type: ignore[misc]
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        if mixin is ScheduledMixin:
+            _sized(base, args, kwargs)
         mixin_init(self, *args, **kwargs)
 
     sig = inspect.signature(base.__init__)  # type: ignore[misc]
