@@ -120,6 +120,63 @@ def test_predict_on_a_csv_of_features_and_a_tensor_file(
     assert [r["class"] for r in rows[5:]] == [r["class"] for r in rows[:2]]
 
 
+def test_a_csv_without_a_header_keeps_its_first_row(
+    digits_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sklearn.datasets import load_digits
+
+    features = torch.tensor(load_digits().data[:3], dtype=torch.float32)
+    table = tmp_path / "plain.csv"
+    with table.open("w", newline="") as f:
+        csv.writer(f).writerows(features.tolist())
+    assert cli(["predict", str(digits_ckpt), str(table)]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["input"] for r in rows] == [f"{table}:{i}" for i in (1, 2, 3)]
+    with torch.no_grad():
+        expected = torch.softmax(pbgml.load_model(digits_ckpt)(features), dim=-1)
+    got = torch.tensor([[float(r[f"prob_{c}"]) for c in range(10)] for r in rows])
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
+
+
+def test_empty_non_finite_and_0d_tensor_inputs_are_errors_naming_the_file(
+    digits_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refused(path: Path, message: str) -> None:
+        assert cli(["predict", str(digits_ckpt), str(path)]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}: " in err
+        assert message in err
+        assert "Traceback" not in err
+
+    cases = {
+        "nan.pt": (torch.full((2, 64), float("nan")), "non-finite value(s) (NaN or inf)"),
+        "inf.pt": (
+            torch.zeros(2, 64).index_fill_(1, torch.tensor([3]), float("inf")),
+            "non-finite",
+        ),
+        "empty.pt": (torch.zeros(0, 64), "the tensor is empty"),
+        "scalar.pt": (torch.tensor(1.0), "a single number (0-d)"),
+    }
+    for name, (value, message) in cases.items():
+        torch.save(value, tmp_path / name)
+        refused(tmp_path / name, message)
+    header_only = tmp_path / "header.csv"
+    header_only.write_text(",".join(f"pixel{i}" for i in range(64)) + "\n")
+    refused(header_only, "has a header but no rows")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    refused(empty, "the CSV file is empty")
+    # integers for a model of floats: converted, the same predictions as the floats
+    ints = torch.randint(0, 16, (3, 64))
+    torch.save(ints, tmp_path / "ints.pt")
+    torch.save(ints.float(), tmp_path / "floats.pt")
+    assert cli(["predict", str(digits_ckpt), str(tmp_path / "ints.pt")]) == 0
+    from_ints = [r["prob_0"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))]
+    assert cli(["predict", str(digits_ckpt), str(tmp_path / "floats.pt")]) == 0
+    from_floats = [r["prob_0"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))]
+    assert from_ints == from_floats
+
+
 def test_wrong_inputs_are_errors_naming_the_file(
     digits_ckpt: Path,
     new_images: list[Path],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -96,10 +97,19 @@ def _csv_rows(path: Path, data_cfg: Mapping[str, Any]) -> Iterator[tuple[str, to
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = next(reader, None)
     if header is None:
-        raise ExportError(f"{path}: the CSV file is empty; expected a header and rows of features")
+        raise ExportError(
+            f"{path}: the CSV file is empty; expected a header and rows of features",
+            path=str(path),
+        )
     features = data_cfg.get("features")
     target = data_cfg.get("target")
-    if features:
+    first_line = 2
+    lines: Iterable[list[str]] = reader
+    if _numeric(header):  # no header: the first row is data, the features by position
+        lines = itertools.chain([header], reader)
+        first_line = 1
+        columns = list(range(len(header)))
+    elif features:
         missing = [f for f in features if f not in header]
         if missing:
             raise ExportError(
@@ -110,9 +120,11 @@ def _csv_rows(path: Path, data_cfg: Mapping[str, Any]) -> Iterator[tuple[str, to
         columns = [header.index(f) for f in features]
     else:
         columns = [i for i, name in enumerate(header) if name != target]
-    for line, row in enumerate(reader, start=2):
+    count = 0
+    for line, row in enumerate(lines, start=first_line):
         if not row:
             continue
+        count += 1
         try:
             values = [float(row[i]) for i in columns]
         except (ValueError, IndexError):
@@ -121,11 +133,28 @@ def _csv_rows(path: Path, data_cfg: Mapping[str, Any]) -> Iterator[tuple[str, to
                 path=str(path),
             ) from None
         if not all(math.isfinite(v) for v in values):
-            raise ExportError(f"{path}, line {line}: a feature is not finite: {row!r}")
+            raise ExportError(
+                f"{path}, line {line}: a feature is not finite: {row!r}", path=str(path)
+            )
         yield f"{path}:{line}", torch.tensor(values, dtype=torch.float32)
+    if count == 0:
+        raise ExportError(
+            f"{path}: the CSV file has a header but no rows; expected rows of features",
+            path=str(path),
+        )
 
 
-def _tensor_rows(path: Path, shape: Sequence[int] | None) -> Iterator[tuple[str, torch.Tensor]]:
+def _numeric(cells: Sequence[str]) -> bool:
+    try:
+        [float(cell) for cell in cells]
+    except ValueError:
+        return False
+    return bool(cells)
+
+
+def _tensor_rows(
+    path: Path, shape: Sequence[int] | None, dtype: torch.dtype | None
+) -> Iterator[tuple[str, torch.Tensor]]:
     try:
         value = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -141,8 +170,30 @@ def _tensor_rows(path: Path, shape: Sequence[int] | None) -> Iterator[tuple[str,
             f"{path}: expected a tensor (or a dict with an 'x' tensor), got {type(value).__name__}",
             path=str(path),
         )
+    if value.dim() == 0:
+        raise ExportError(
+            f"{path}: the tensor is a single number (0-d); save a batch of samples "
+            "(first dimension: the samples) or one sample of the model's input shape",
+            path=str(path),
+        )
+    if value.numel() == 0:
+        raise ExportError(
+            f"{path}: the tensor is empty (shape {_dims(value.shape)}); save at least one sample",
+            path=str(path),
+        )
+    if value.is_floating_point() or value.is_complex():
+        bad = ~torch.isfinite(value)
+        if bool(bad.any()):
+            where = tuple(int(i) for i in bad.nonzero()[0])
+            raise ExportError(
+                f"{path}: the tensor holds {int(bad.sum())} non-finite value(s) (NaN or inf), "
+                f"the first at index {list(where)}; predict on finite inputs",
+                path=str(path),
+            )
     if value.is_floating_point():
         value = value.float()
+    elif dtype is not None and dtype.is_floating_point:  # integers for a model of floats
+        value = value.to(dtype)
     if shape is not None and tuple(value.shape) == tuple(shape):
         yield str(path), value
         return
@@ -156,8 +207,14 @@ def read_inputs(
     transform: Any,
     sample_shape: Sequence[int] | None,
     data_cfg: Mapping[str, Any],
+    dtype: torch.dtype | None = None,
 ) -> Iterator[tuple[str, torch.Tensor]]:
-    """Every input as ``(id, sample)``, checked against ``sample_shape`` when it is known."""
+    """Every input as ``(id, sample)``, checked against ``sample_shape`` when it is known.
+
+    A CSV whose first row is all numbers has no header (its columns are the features, by
+    position); an integer tensor is converted to ``dtype`` when that is a float dtype (the
+    model's input). Empty inputs, non-finite values and 0-d tensors are refused.
+    """
     for path in paths:
         suffix = path.suffix.lower()
         if suffix in IMAGE_SUFFIXES:
@@ -167,7 +224,7 @@ def read_inputs(
         elif suffix == ".csv":
             rows = _csv_rows(path, data_cfg)
         elif suffix in _TENSOR_SUFFIXES:
-            rows = _tensor_rows(path, sample_shape)
+            rows = _tensor_rows(path, sample_shape, dtype)
         else:
             raise ExportError(
                 f"{path}: cannot predict on a {suffix or 'suffix-less'} file; pass {_KINDS}",

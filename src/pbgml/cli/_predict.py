@@ -61,6 +61,7 @@ def main(argv: list[str]) -> int:
     """
     from pbgml._export import eval_transform, expand, predict_rows, read_inputs, read_source
     from pbgml._export._predict import write_csv
+    from pbgml._export._samples import _dtype
 
     try:
         args = _parser().parse_args(argv)
@@ -74,6 +75,7 @@ def main(argv: list[str]) -> int:
         transform=eval_transform(source.experiment),
         sample_shape=source.sample_shape,
         data_cfg=data_cfg if isinstance(data_cfg, dict) else {},
+        dtype=_dtype(source),
     )
     rows = list(predict_rows(source, inputs, batch_size=args.batch_size, device=args.device))
     if args.output is None:
