@@ -265,6 +265,22 @@ def test_an_export_never_overwrites_its_input_and_needs_the_formats_suffix(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".pbgml")] == []
 
 
+def test_an_output_that_cannot_be_written_is_a_one_line_error(
+    ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "m.safetensors"
+    folder.mkdir()
+    assert cli(["export", str(ckpt), "-f", "safetensors", "-o", str(folder)]) == 2
+    assert f"{folder}: a folder" in capsys.readouterr().err
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    out = blocker / "m.safetensors"
+    assert cli(["export", str(ckpt), "-f", "safetensors", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{out}: cannot write the export there" in err
+    assert "Traceback" not in err
+
+
 def test_a_failed_export_leaves_an_existing_file_untouched(tmp_path: Path) -> None:
     path = tmp_path / "drift.pt2"
     path.write_bytes(b"the previous export")

@@ -177,6 +177,31 @@ def test_empty_non_finite_and_0d_tensor_inputs_are_errors_naming_the_file(
     assert from_ints == from_floats
 
 
+def test_a_bad_device_or_output_is_a_one_line_error(
+    digits_ckpt: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tensors = tmp_path / "x.pt"
+    torch.save(torch.zeros(2, 64), tensors)
+    base = ["predict", str(digits_ckpt), str(tensors)]
+
+    def refused(extra: list[str], message: str) -> None:
+        assert cli([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err
+        assert "Traceback" not in err
+
+    refused(["--device", "bogus"], "--device 'bogus' is not a device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    refused(["--device", "cuda"], "--device cuda: CUDA is not available here")
+    refused(["-o", str(tmp_path)], f"--output {tmp_path} is a folder")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    refused(["-o", str(blocker / "preds.csv")], f"{blocker / 'preds.csv'}: cannot write the")
+
+
 def test_wrong_inputs_are_errors_naming_the_file(
     digits_ckpt: Path,
     new_images: list[Path],

@@ -152,11 +152,17 @@ def export(
                 f"{target}: the output is the file being exported; pass another --output",
                 path=str(target),
             )
+    if target.is_dir():
+        raise ExportError(f"{target}: a folder; pass the file to write", path=str(target))
     source = read_source(checkpoint_or_model, allow=allow)
-    target.parent.mkdir(parents=True, exist_ok=True)
     # written in a private folder next to the target, moved in place once verified: an
     # existing file is replaced only by a complete, verified export
-    with tempfile.TemporaryDirectory(prefix=".pbgml-export-", dir=target.parent) as tmp:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        private = tempfile.TemporaryDirectory(prefix=".pbgml-export-", dir=target.parent)
+    except OSError as err:
+        raise ExportError(_unwritable(target, err), path=str(target)) from err
+    with private as tmp:
         staged = Path(tmp) / target.name
         try:
             if format == "safetensors":
@@ -173,6 +179,13 @@ def export(
             raise type(err)(
                 str(err).replace(str(staged), str(target)), path=str(target)
             ) from err.__cause__
-        for produced in sorted(Path(tmp).iterdir()):  # the file (and ONNX external data)
-            os.replace(produced, target.parent / produced.name)
+        try:
+            for produced in sorted(Path(tmp).iterdir()):  # the file (and ONNX external data)
+                os.replace(produced, target.parent / produced.name)
+        except OSError as err:
+            raise ExportError(_unwritable(target, err), path=str(target)) from err
     return target
+
+
+def _unwritable(target: Path, err: OSError) -> str:
+    return f"{target}: cannot write the export there ({err.strerror or err}); pass another path"

@@ -33,6 +33,30 @@ def _positive(text: str) -> int:
     return value
 
 
+def _device(text: str | None) -> str | None:
+    """``--device`` checked before any work: a device torch knows, and one this machine has."""
+    if text is None:
+        return None
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise UsageError(
+            f"--device {text!r} is not a device; pass cpu, cuda, cuda:1 or mps"
+        ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {text}: CUDA is not available here; pass --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UsageError(
+                f"--device {text}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"--device {text}: MPS is not available here; pass --device cpu")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pbgml predict",
@@ -59,7 +83,14 @@ def main(argv: list[str]) -> int:
     usage: pbgml predict ...
     0
     """
-    from pbgml._export import eval_transform, expand, predict_rows, read_inputs, read_source
+    from pbgml._export import (
+        ExportError,
+        eval_transform,
+        expand,
+        predict_rows,
+        read_inputs,
+        read_source,
+    )
     from pbgml._export._predict import write_csv
     from pbgml._export._samples import _dtype
 
@@ -67,6 +98,10 @@ def main(argv: list[str]) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
+    device = _device(args.device)
+    output = None if args.output is None else Path(args.output)
+    if output is not None and output.is_dir():
+        raise UsageError(f"--output {output} is a folder; pass the CSV file to write")
     source = read_source(args.checkpoint, allow=args.allow)
     files = expand(args.inputs)
     data_cfg = source.experiment.get("data")
@@ -77,13 +112,19 @@ def main(argv: list[str]) -> int:
         data_cfg=data_cfg if isinstance(data_cfg, dict) else {},
         dtype=_dtype(source),
     )
-    rows = list(predict_rows(source, inputs, batch_size=args.batch_size, device=args.device))
-    if args.output is None:
+    rows = list(predict_rows(source, inputs, batch_size=args.batch_size, device=device))
+    if output is None:
         write_csv(rows, sys.stdout)
     else:
-        output = Path(args.output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        with output.open("w", encoding="utf-8", newline="") as f:
-            write_csv(rows, f)
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            with output.open("w", encoding="utf-8", newline="") as f:
+                write_csv(rows, f)
+        except OSError as err:
+            raise ExportError(
+                f"{output}: cannot write the predictions there ({err.strerror or err}); "
+                "pass another --output",
+                path=str(output),
+            ) from err
         print(f"wrote {len(rows)} predictions to {output}", file=sys.stderr)
     return 0
