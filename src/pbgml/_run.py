@@ -230,7 +230,9 @@ def run(
 
     nprocs = _launch.processes(root.get("trainer") or {})
     if nprocs > 1:  # devices=N outside torchrun: N workers through torch's elastic launcher
-        worker = functools.partial(run, allow=tuple(allow or ()), resolvers=tuple(resolvers))
+        worker = functools.partial(
+            run, allow=tuple(allow or ()), run_dir=run_dir, resolvers=tuple(resolvers)
+        )
         result: RunResult = _launch.launched(root, worker, nprocs=nprocs)
         return result
     from pbgml.train import _distributed

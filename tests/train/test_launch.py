@@ -152,12 +152,14 @@ def test_pbgml_run_with_devices_2_launches_its_own_workers(tmp_path: Path) -> No
     for name in TORCHRUN_VARIABLES:
         mp.delenv(name, raising=False)
     try:
-        result = pbgml.run(_experiment(tmp_path, 2))
+        chosen = tmp_path / "job0"  # the folder a caller chose (pbgml train: Hydra's job dir)
+        result = pbgml.run(_experiment(tmp_path, 2), run_dir=chosen)
     finally:
         mp.undo()
     assert isinstance(result, pbgml.RunResult)
     assert 0.0 <= result.metrics["test/acc"] <= 1.0
-    assert [p.parent for p in tmp_path.glob("*/*/metrics.json")] == [Path(result.run_dir)]
+    assert Path(result.run_dir) == chosen
+    assert [p.parent for p in tmp_path.rglob("metrics.json")] == [chosen]
     state = torch.load(result.last_checkpoint, weights_only=True)
     # 84 training samples, batch 64: 2 steps an epoch in 1 process, 1 per rank in 2
     assert (state["loop"]["epoch"], state["loop"]["global_step"]) == (1, 2)
