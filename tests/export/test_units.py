@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import sys
 from pathlib import Path
 
@@ -126,3 +128,21 @@ def test_an_exported_program_needs_the_pt2_suffix(tmp_path: Path) -> None:
     with pytest.raises(pbgml.ExportError, match=r"ends with \.pt2"):
         pbgml.export(model, "exported-program", tmp_path / "model.bin", sample=torch.randn(2, 4))
     assert not (tmp_path / "model.bin").exists()
+
+
+def test_classes_sharing_a_label_keep_a_probability_column_each() -> None:
+    from pbgml._export import Source, predict_rows
+    from pbgml._export._predict import write_csv
+
+    model = torch.nn.Linear(2, 3)
+    source = Source(model, classes=["cat", "dog", "cat"])
+    rows = list(predict_rows(source, [("x", torch.zeros(2)), ("y", torch.ones(2))], device="cpu"))
+    out = io.StringIO()
+    write_csv(rows, out)
+    lines = list(csv.reader(io.StringIO(out.getvalue())))
+    assert lines[0] == ["input", "class", "label", "prob_cat#0", "prob_dog", "prob_cat#2"]
+    assert all(len(line) == 6 for line in lines)
+    with torch.no_grad():
+        want = torch.softmax(model(torch.zeros(2)), dim=-1)
+    assert [float(v) for v in lines[1][3:]] == pytest.approx(want.tolist(), rel=1e-5)
+    assert rows[0]["label"] in {"cat", "dog"}

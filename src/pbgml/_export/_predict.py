@@ -22,8 +22,36 @@ def _labels(source: Source, width: int) -> list[str]:
     return [str(i) for i in range(width)]
 
 
+def unique_keys(labels: Sequence[str]) -> list[str]:
+    """The labels as distinct keys: a label shared by several classes gets ``#<index>``.
+
+    Examples
+    --------
+    >>> from pbgml._export._predict import unique_keys
+    >>> unique_keys(["cat", "dog", "cat"])
+    ['cat#0', 'dog', 'cat#2']
+    """
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    keys: list[str] = []
+    taken = {label for label, n in counts.items() if n == 1}
+    for index, label in enumerate(labels):
+        key = label
+        if counts[label] > 1:
+            key = f"{label}#{index}"
+            while key in taken:  # "cat#2" could itself be a class name
+                key += "#"
+        taken.add(key)
+        keys.append(key)
+    return keys
+
+
 def probabilities_row(logits: torch.Tensor, labels: Sequence[str]) -> dict[str, Any]:
     """The predicted class, its label and every class's probability, for one sample's logits.
+
+    The probabilities are keyed by label, made distinct (:func:`unique_keys`) when
+    several classes share one, so that no class is lost.
 
     Examples
     --------
@@ -38,7 +66,7 @@ def probabilities_row(logits: torch.Tensor, labels: Sequence[str]) -> dict[str, 
     return {
         "class": index,
         "label": labels[index],
-        "probabilities": {label: float(p) for label, p in zip(labels, probs, strict=True)},
+        "probabilities": {key: float(p) for key, p in zip(unique_keys(labels), probs, strict=True)},
     }
 
 
