@@ -146,6 +146,34 @@ def test_the_torchserve_archive_holds_the_handler_weights_and_config(
     assert state[:2] == b"PK"  # torch.save's zip format, read with weights_only
 
 
+def test_a_torchserve_archive_is_verified_by_running_its_handler(
+    ckpt: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pbgml._export import _handler
+
+    out = tmp_path / "ok.mar"
+    assert cli(["export", str(ckpt), "-f", "torchserve", "-o", str(out)]) == 0
+    assert f"wrote {out} (torchserve, verified)" in capsys.readouterr().out
+    # a handler that answers wrong: the export fails, no archive is left
+    broken = tmp_path / "src" / "_handler.py"
+    broken.parent.mkdir()
+    source = Path(_handler.__file__).read_text(encoding="utf-8")
+    broken.write_text(
+        source + "\n\nclass PbgmlHandler(PbgmlHandler):  # type: ignore[no-redef]\n"
+        "    def inference(self, batch):\n"
+        "        return super().inference(batch) * 0\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(_handler, "__file__", str(broken))
+    bad = tmp_path / "bad.mar"
+    with pytest.raises(VerificationError, match=rf"^{re.escape(str(bad))}: the TorchServe archive"):
+        pbgml.export(ckpt, "torchserve", bad)
+    assert not bad.exists()
+
+
 def test_a_model_object_exports_with_a_sample_and_needs_one_without_a_config(
     tmp_path: Path,
 ) -> None:

@@ -26,7 +26,7 @@ from pbgml._export._formats import (
 from pbgml._export._inputs import expand, read_inputs
 from pbgml._export._predict import predict_rows, probabilities_row, write_csv
 from pbgml._export._samples import eval_transform, sample_batch, verify_batch
-from pbgml._export._serve import write_torchserve
+from pbgml._export._serve import verify_torchserve, write_torchserve
 from pbgml._export._source import Source, build_model, load_model, read_source, strip_prefix
 
 __all__ = [
@@ -86,7 +86,9 @@ def export(
         shape as metadata: :func:`pbgml.load_model` rebuilds the model from it alone
         (extra ``safetensors``).
     ``torchserve``
-        A ``.mar`` archive with pbgml's handler (extra ``serve``).
+        A ``.mar`` archive with pbgml's handler (extra ``serve``); the handler is run
+        in-process on a sample batch sent as JSON and its probabilities compared with
+        the model's (skipped when no sample can be made: no sample shape, token ids).
 
     ONNX and the ExportedProgram are checked on a batch of another size than the
     export's: their outputs must match the model's within 1e-5 for float32 (relative
@@ -131,6 +133,19 @@ def export(
     >>> out.suffix, torch.export.load(out).module()(torch.randn(5, 4)).shape
     ('.pt2', torch.Size([5, 3]))
     """
+    return _export(checkpoint_or_model, format, path, sample=sample, allow=allow)[0]
+
+
+def _export(
+    checkpoint_or_model: str | os.PathLike[str] | torch.nn.Module,
+    format: str,
+    path: str | os.PathLike[str],
+    *,
+    sample: torch.Tensor | None,
+    allow: Iterable[str],
+) -> tuple[Path, bool]:
+    """:func:`export`, and whether the file was verified (a TorchServe archive is not when
+    no sample can be made for its handler)."""
     if format not in FORMATS:
         hint = did_you_mean(format, FORMATS)
         raise ExportError(
@@ -164,11 +179,13 @@ def export(
         raise ExportError(_unwritable(target, err), path=str(target)) from err
     with private as tmp:
         staged = Path(tmp) / target.name
+        verified = True
         try:
             if format == "safetensors":
                 write_safetensors(source, staged)
             elif format == "torchserve":
                 write_torchserve(source, staged)
+                verified = verify_torchserve(source, staged)
             else:
                 batch = sample_batch(source, sample)
                 if format == "onnx":
@@ -184,7 +201,7 @@ def export(
                 os.replace(produced, target.parent / produced.name)
         except OSError as err:
             raise ExportError(_unwritable(target, err), path=str(target)) from err
-    return target
+    return target, verified
 
 
 def _unwritable(target: Path, err: OSError) -> str:

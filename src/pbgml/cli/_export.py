@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
     usage: pbgml export ...
     0
     """
-    from pbgml._export import FORMATS, export
+    from pbgml._export import FORMATS, _export
 
     try:
         args = _parser().parse_args(argv)
@@ -66,6 +66,6 @@ def main(argv: list[str]) -> int:
     else:
         base = source / "checkpoints" / "last.ckpt" if source.is_dir() else source
         output = base.with_suffix(FORMATS[args.format][0])
-    written = export(source, args.format, output, allow=args.allow)
-    print(f"wrote {written} ({args.format}, verified)")
+    written, verified = _export(source, args.format, output, sample=None, allow=args.allow)
+    print(f"wrote {written} ({args.format}, {'verified' if verified else 'not verified'})")
     return 0
