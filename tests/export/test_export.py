@@ -287,6 +287,8 @@ def test_an_export_never_overwrites_its_input_and_needs_the_formats_suffix(
     with pytest.raises(pbgml.ExportError, match=r"a safetensors export's name ends with"):
         pbgml.export(copy, "safetensors", tmp_path / "weights.bin")
     assert not (tmp_path / "weights.bin").exists()
+    with pytest.raises(pbgml.ExportError, match=r"a torchserve export's name ends with \.mar"):
+        pbgml.export(copy, "torchserve", tmp_path / "M.MAR")
     st = pbgml.export(copy, "safetensors", tmp_path / "m.safetensors")
     with pytest.raises(pbgml.ExportError, match="the output is the file being exported"):
         pbgml.export(st, "safetensors", st)

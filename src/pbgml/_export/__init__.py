@@ -153,7 +153,7 @@ def _export(
         )
     target = Path(path)
     suffix = FORMATS[format][0]
-    if target.suffix.lower() != suffix:
+    if target.suffix != suffix:  # exactly: torch.export.load and TorchServe need it so
         raise ExportError(
             f"{target}: a {format} export's name ends with {suffix} (got "
             f"{target.suffix or 'no suffix'}); pass an output such as "
