@@ -222,3 +222,40 @@ def test_16_mixed_on_cuda_uses_a_cuda_scaler() -> None:  # pragma: no cover - ne
     trainer.fit(t, make_data())
     assert trainer.scaler._device == "cuda"
     assert math.isfinite(trainer.callback_metrics["train/loss"])
+
+
+def test_tf32_is_a_trainer_setting_that_check_knows() -> None:
+    import pbgml
+    from pbgml.configs import TrainerConf
+    from pbgml.train import Trainer
+    from pbgml.train._precision import set_tf32
+
+    assert TrainerConf().tf32 is True
+    with pytest.raises(ValueError, match="tf32"):
+        Trainer(tf32="yes")  # type: ignore[arg-type]
+    assert Trainer(tf32=False, accelerator="cpu").tf32 is False  # no effect on CPU
+    before = torch.backends.cuda.matmul.fp32_precision
+    try:
+        set_tf32(True)
+        assert torch.backends.cuda.matmul.fp32_precision == "tf32"
+        assert torch.backends.cudnn.conv.fp32_precision == "tf32"
+        set_tf32(False)
+        assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+    finally:
+        torch.backends.cuda.matmul.fp32_precision = before
+    with pytest.raises(pbgml.ConfigError, match="tf32"):
+        pbgml.check({"_target_": "pbgml.train.Trainer", "_partial_": True, "tf32": "on"})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_cuda_trainer_turns_tf32_on_unless_told_not_to() -> None:  # pragma: no cover
+    from pbgml.train import Trainer
+
+    before = torch.backends.cuda.matmul.fp32_precision
+    try:
+        Trainer(accelerator="cuda")
+        assert torch.backends.cuda.matmul.fp32_precision == "tf32"
+        Trainer(accelerator="cuda", tf32=False)
+        assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+    finally:
+        torch.backends.cuda.matmul.fp32_precision = before

@@ -456,3 +456,4 @@ class TrainerConf(ComponentConf):
     compile_backend: str | None = None
     strategy: str = "auto"
     sync_batchnorm: bool = False
+    tf32: bool = True

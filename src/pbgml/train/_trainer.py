@@ -96,6 +96,10 @@ class Trainer:
     sync_batchnorm
         Convert BatchNorm layers to ``nn.SyncBatchNorm`` in distributed fits (CUDA only:
         ignored with a warning on CPU).
+    tf32
+        On a CUDA device, let float32 matmuls and convolutions use TF32 where the GPU has
+        it (Ampere and newer; the default, as most training wants); ``False`` keeps full
+        float32 (IEEE). It sets ``torch.backends`` for the process; no effect on CPU.
     precision
         ``"32"``; ``"bf16-mixed"`` (autocast to bfloat16, CPU and CUDA);
         ``"16-mixed"`` (float16 autocast and a ``torch.amp.GradScaler``, CUDA and CPU:
@@ -200,8 +204,11 @@ class Trainer:
         compile_backend: str | None = None,
         strategy: str = "auto",
         sync_batchnorm: bool = False,
+        tf32: bool = True,
     ) -> None:
         _check_int("max_epochs", max_epochs, -1, none=True)
+        if not isinstance(tf32, bool):
+            raise TrainerError(f"tf32={tf32!r} must be True or False", param="tf32")
         _check_int("min_epochs", min_epochs, 0)
         _check_int("max_steps", max_steps, -1, none=True)
         _check_int("accumulate_grad_batches", accumulate_grad_batches, 1)
@@ -304,6 +311,9 @@ class Trainer:
         self.precision = precision
         self.strategy = strategy
         self.sync_batchnorm = sync_batchnorm
+        self.tf32 = tf32
+        if self.device.type == "cuda":  # pragma: no cover - needs CUDA
+            _precision.set_tf32(tf32)
         self._strategy: _strategy.Strategy | None = None
         self.compile = compile
         self.compile_mode = compile_mode
