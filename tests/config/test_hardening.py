@@ -480,3 +480,8 @@ def test_trainer_and_callback_value_rules_are_checked_before_anything_is_built()
         trainer=TrainerConf(precision="bf16-mixed", limit_val_batches=3, max_epochs=-1),
     )
     pbgml.check(good)
+    good.trainer.precision = 32  # an int, as an unquoted YAML 32 reads: the Trainer takes it
+    pbgml.check(good)
+    good.trainer.precision = 16
+    with pytest.raises(pbgml.ConfigError, match="Did you mean '16-mixed'"):
+        pbgml.check(good)

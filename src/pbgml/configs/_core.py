@@ -401,8 +401,9 @@ if TYPE_CHECKING:  # what the config system cannot express: mypy sees the union
     _IntOrFloat = int | float
     _Devices = int | str | list[int]
     _IntOrBool = int | bool
+    _Precision = str | int
 else:  # OmegaConf has no unions: Any keeps an int an int (check enforces the union)
-    _IntOrFloat = _Devices = _IntOrBool = Any
+    _IntOrFloat = _Devices = _IntOrBool = _Precision = Any
 
 
 @dataclass(kw_only=True)
@@ -435,7 +436,7 @@ class TrainerConf(ComponentConf):
     max_steps: int | None = None
     accelerator: str = "auto"
     devices: _Devices = 1
-    precision: str = "32"
+    precision: _Precision = "32"
     gradient_clip_val: float | None = None
     gradient_clip_algorithm: str = "norm"
     accumulate_grad_batches: int = 1
