@@ -146,3 +146,27 @@ def test_classes_sharing_a_label_keep_a_probability_column_each() -> None:
         want = torch.softmax(model(torch.zeros(2)), dim=-1)
     assert [float(v) for v in lines[1][3:]] == pytest.approx(want.tolist(), rel=1e-5)
     assert rows[0]["label"] in {"cat", "dog"}
+
+
+def test_a_hostile_checkpoint_cannot_make_export_allocate_at_will(tmp_path: Path) -> None:
+    """A config asking for a huge model, or metadata asking for a huge sample, is refused
+    before any memory is allocated (the weights are tried on the meta device first)."""
+    import resource
+
+    small = torch.nn.Linear(2, 3).state_dict()
+    huge_model = (
+        "model:\n  _target_: torch.nn.Linear\n  in_features: 2\n  out_features: 4000000000\n"
+    )
+    path = _checkpoint(tmp_path / "huge.ckpt", huge_model, small)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (16 * 2**30, hard))  # the real build needs 32 GiB
+    try:
+        with pytest.raises(pbgml.ExportError, match="do not fit"):
+            pbgml.load_model(path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    fine = "model:\n  _target_: torch.nn.Linear\n  in_features: 2\n  out_features: 3\n"
+    wide = tmp_path / "wide.ckpt"
+    torch.save({"model": small, "config": fine, "meta": {"sample_shape": [10**6, 10**6]}}, wide)
+    with pytest.raises(pbgml.ExportError, match="too large"):
+        pbgml.export(wide, "exported-program", tmp_path / "wide.pt2")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,9 +62,20 @@ def sample_batch(source: Source, sample: torch.Tensor | None = None) -> torch.Te
         raise ExportError(_NO_SAMPLE.format(name=source.name))
     generator = torch.Generator().manual_seed(0)
     shape = (EXPORT_BATCH, *source.sample_shape)
+    if math.prod(shape) > _MAX_SAMPLE_ELEMENTS:  # a file's metadata must not allocate at will
+        raise ExportError(
+            f"{source.name}: its sample shape {list(source.sample_shape)} is too large to "
+            f"trace (over {_MAX_SAMPLE_ELEMENTS:,} elements in a batch of {EXPORT_BATCH}); "
+            "pass sample= with a real input",
+            path=None if source.path is None else str(source.path),
+        )
     if _dtype(source) == torch.long:
         return torch.randint(0, 2, shape, generator=generator)
     return torch.randn(shape, generator=generator)
+
+
+#: The most elements a sample batch built from a file's sample shape may hold.
+_MAX_SAMPLE_ELEMENTS = 50_000_000
 
 
 def verify_batch(sample: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,30 @@ def _classes(value: Any) -> list[str] | None:
     return None
 
 
+def _fits_on_meta(
+    path: Path, node: dict[str, Any], load: Callable[[torch.nn.Module], Any], allow: Iterable[str]
+) -> None:
+    """Try the weights on the model built on the meta device first: a config asking for a
+    huge model the weights do not fit is refused before any memory is allocated."""
+    try:
+        with torch.device("meta"):
+            meta = instantiate(node, allow=allow, key="model")
+    except Exception:  # a model that cannot be built on meta: the real build decides
+        return
+    if not isinstance(meta, torch.nn.Module):
+        return
+    try:
+        with warnings.catch_warnings():  # copying into meta parameters is a no-op, on purpose
+            warnings.filterwarnings("ignore", message=".*to a meta parameter.*is a no-op")
+            load(meta)
+    except RuntimeError as err:
+        detail = " ".join(str(err).split()).removeprefix("Error(s) in loading state_dict for ")
+        raise ExportError(
+            _NOT_FIT.format(path=path, target=node["_target_"], detail=detail[:400]),
+            path=str(path),
+        ) from err
+
+
 def build_model(
     path: Path,
     config_text: str,
@@ -134,6 +159,7 @@ def build_model(
     node = tree.get("model") if isinstance(tree, dict) else None
     if not isinstance(node, dict) or "_target_" not in node:
         raise ExportError(_NO_CONFIG.format(path=path), path=str(path))
+    _fits_on_meta(path, node, load, allow)
     try:
         model = instantiate(node, allow=allow, key="model")
     except PbgmlError as err:
