@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping
@@ -129,7 +130,14 @@ def _worker_error(folder: Path, failed: Exception) -> BaseException:
     reports = {int(p.stem.removeprefix("rank")): p for p in folder.glob("rank*.pickle")}
     path = reports.get(rank) or next(iter(sorted(reports.items())), (None, None))[1]
     if path is None:
-        return WorkerError(f"a launched worker (rank {rank}) died without an error: {failed}")
+        main = sys.modules.get("__main__")
+        hint = ""
+        if str(getattr(main, "__file__", "")).startswith("<"):  # python - (stdin)
+            hint = (
+                " (the workers are spawned and re-import your main module, which cannot "
+                "be read again from stdin: run a script file, or launch with torchrun)"
+            )
+        return WorkerError(f"a launched worker (rank {rank}) died without an error{hint}: {failed}")
     report = pickle.loads(path.read_bytes())
     error = pickle.loads(report["error"])
     if isinstance(error, BaseException):
