@@ -3,6 +3,7 @@ elastic launcher (:mod:`pbgml._launch`); the devices settings."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,22 @@ def test_pbgml_run_with_devices_2_launches_its_own_workers(tmp_path: Path) -> No
     state = torch.load(result.last_checkpoint, weights_only=True)
     # 84 training samples, batch 64: 2 steps an epoch in 1 process, 1 per rank in 2
     assert (state["loop"]["epoch"], state["loop"]["global_step"]) == (1, 2)
+
+
+def test_a_launch_from_stdin_says_why_its_workers_die(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pbgml\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from pathlib import Path\n"
+        "from test_launch import _experiment\n"
+        f"pbgml.run(_experiment(Path({str(tmp_path)!r}), 2))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
+    proc = subprocess.run(
+        [sys.executable, "-"], input=code, capture_output=True, text=True, timeout=240, env=env
+    )
+    assert proc.returncode != 0
+    assert "cannot be read again from stdin" in proc.stderr
