@@ -234,15 +234,15 @@ def test_tf32_is_a_trainer_setting_that_check_knows() -> None:
     with pytest.raises(ValueError, match="tf32"):
         Trainer(tf32="yes")  # type: ignore[arg-type]
     assert Trainer(tf32=False, accelerator="cpu").tf32 is False  # no effect on CPU
-    before = torch.backends.cuda.matmul.fp32_precision
+    before = torch.get_float32_matmul_precision()
     try:
         set_tf32(True)
-        assert torch.backends.cuda.matmul.fp32_precision == "tf32"
-        assert torch.backends.cudnn.conv.fp32_precision == "tf32"
+        assert torch.get_float32_matmul_precision() == "high"
         set_tf32(False)
-        assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+        assert torch.get_float32_matmul_precision() == "highest"
+        torch.export.export(torch.nn.Linear(2, 2), (torch.randn(2, 2),))  # flags consistent
     finally:
-        torch.backends.cuda.matmul.fp32_precision = before
+        torch.set_float32_matmul_precision(before)
     with pytest.raises(pbgml.ConfigError, match="tf32"):
         pbgml.check({"_target_": "pbgml.train.Trainer", "_partial_": True, "tf32": "on"})
 
@@ -251,11 +251,11 @@ def test_tf32_is_a_trainer_setting_that_check_knows() -> None:
 def test_a_cuda_trainer_turns_tf32_on_unless_told_not_to() -> None:  # pragma: no cover
     from pbgml.train import Trainer
 
-    before = torch.backends.cuda.matmul.fp32_precision
+    before = torch.get_float32_matmul_precision()
     try:
         Trainer(accelerator="cuda")
-        assert torch.backends.cuda.matmul.fp32_precision == "tf32"
+        assert torch.get_float32_matmul_precision() == "high"
         Trainer(accelerator="cuda", tf32=False)
-        assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+        assert torch.get_float32_matmul_precision() == "highest"
     finally:
-        torch.backends.cuda.matmul.fp32_precision = before
+        torch.set_float32_matmul_precision(before)

@@ -126,26 +126,22 @@ def batch_converter(precision: str, device: torch.device) -> Callable[[Any], Any
 
 
 def set_tf32(enabled: bool) -> None:
-    """Let float32 matmuls and cuDNN convolutions use TF32 on GPUs that have it (Ampere+).
+    """Let float32 matmuls use TF32 on GPUs that have it (Ampere and newer).
 
     TF32 keeps float32's range with a 10-bit mantissa: several times faster matmuls for
     a precision that training does not notice. pbgml's Trainer turns it on for a CUDA
-    device unless ``tf32=False``; it changes ``torch.backends`` for the process (the new
-    ``fp32_precision`` settings where torch has them, else the ``allow_tf32`` flags).
+    device unless ``tf32=False``, through ``torch.set_float32_matmul_precision``
+    (``"high"``, or ``"highest"`` to keep IEEE float32); it holds for the process.
+    cuDNN's convolutions keep torch's own default (TF32 on).
 
     Examples
     --------
     >>> import torch
     >>> from pbgml.train._precision import set_tf32
-    >>> set_tf32(False)
-    >>> torch.backends.cuda.matmul.fp32_precision
-    'ieee'
+    >>> before = torch.get_float32_matmul_precision()
+    >>> set_tf32(True)
+    >>> torch.get_float32_matmul_precision()
+    'high'
+    >>> torch.set_float32_matmul_precision(before)
     """
-    value = "tf32" if enabled else "ieee"
-    matmul = torch.backends.cuda.matmul
-    if hasattr(matmul, "fp32_precision"):
-        matmul.fp32_precision = value
-        torch.backends.cudnn.conv.fp32_precision = value  # type: ignore[attr-defined]
-    else:  # pragma: no cover - torch < 2.9
-        matmul.allow_tf32 = enabled
-        torch.backends.cudnn.allow_tf32 = enabled
+    torch.set_float32_matmul_precision("high" if enabled else "highest")

@@ -97,9 +97,9 @@ class Trainer:
         Convert BatchNorm layers to ``nn.SyncBatchNorm`` in distributed fits (CUDA only:
         ignored with a warning on CPU).
     tf32
-        On a CUDA device, let float32 matmuls and convolutions use TF32 where the GPU has
-        it (Ampere and newer; the default, as most training wants); ``False`` keeps full
-        float32 (IEEE). It sets ``torch.backends`` for the process; no effect on CPU.
+        On a CUDA device, let float32 matmuls use TF32 where the GPU has it (Ampere and
+        newer; the default, as most training wants); ``False`` keeps full float32. It
+        holds for the process (``torch.set_float32_matmul_precision``); no effect on CPU.
     precision
         ``"32"``; ``"bf16-mixed"`` (autocast to bfloat16, CPU and CUDA);
         ``"16-mixed"`` (float16 autocast and a ``torch.amp.GradScaler``, CUDA and CPU:
