@@ -118,6 +118,14 @@ def _classes(value: Any) -> list[str] | None:
     return None
 
 
+def _not_fit(path: Path, node: dict[str, Any], err: RuntimeError) -> ExportError:
+    """The weights (keys or shapes) do not fit the model the config builds."""
+    detail = " ".join(str(err).split()).removeprefix("Error(s) in loading state_dict for ")
+    return ExportError(
+        _NOT_FIT.format(path=path, target=node["_target_"], detail=detail[:400]), path=str(path)
+    )
+
+
 def _fits_on_meta(
     path: Path, node: dict[str, Any], load: Callable[[torch.nn.Module], Any], allow: Iterable[str]
 ) -> None:
@@ -135,11 +143,7 @@ def _fits_on_meta(
             warnings.filterwarnings("ignore", message=".*to a meta parameter.*is a no-op")
             load(meta)
     except RuntimeError as err:
-        detail = " ".join(str(err).split()).removeprefix("Error(s) in loading state_dict for ")
-        raise ExportError(
-            _NOT_FIT.format(path=path, target=node["_target_"], detail=detail[:400]),
-            path=str(path),
-        ) from err
+        raise _not_fit(path, node, err) from err
 
 
 def build_model(
@@ -180,11 +184,7 @@ def build_model(
     try:
         load(model)
     except RuntimeError as err:
-        detail = " ".join(str(err).split()).removeprefix("Error(s) in loading state_dict for ")
-        raise ExportError(
-            _NOT_FIT.format(path=path, target=node["_target_"], detail=detail[:400]),
-            path=str(path),
-        ) from err
+        raise _not_fit(path, node, err) from err
     return model.eval(), tree
 
 
