@@ -175,18 +175,47 @@ def test_pbgml_run_under_torchrun_writes_one_run_folder_from_rank_zero(
     assert 0.0 <= first["metrics"]["test/acc"] <= 1.0
 
 
-def test_ddp_outside_torchrun_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def _outside_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(TrainerError, match="torchrun") as info:
-        Trainer(strategy="ddp")
-    assert info.value.param == "strategy"
+
+
+def test_devices_2_outside_torchrun_points_to_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
+    _outside_torchrun(monkeypatch)
     with pytest.raises(TrainerError, match="torchrun") as info:
         Trainer(devices=2)
     assert info.value.param == "devices"
-    with pytest.raises(TrainerError) as info:
-        Trainer(strategy="fsdp")
-    assert info.value.param == "strategy"
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_a_strategy_outside_torchrun_trains_in_a_group_of_one(
+    strategy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``trainer=ddp`` on a laptop: one process, its own one-process group (gloo on an
+    in-memory store, no port), the same weights as without the strategy."""
+    from pbgml.train import Callback
+
+    _outside_torchrun(monkeypatch)
+    seen: list[Any] = []
+
+    class Spy(Callback):
+        def on_train_batch_start(self, trainer: Any, task: Any, batch: Any, idx: int) -> None:
+            if trainer._strategy is not None:
+                seen.append((trainer._strategy.name, torch.distributed.get_world_size()))
+
+    weights = []
+    for chosen in (strategy, "auto"):
+        torch.manual_seed(0)
+        task = _task()
+        trainer = Trainer(
+            max_epochs=2, strategy=chosen, accelerator="cpu", callbacks=[Spy()], logger=False
+        )
+        trainer.fit(task, train_dataloaders=_loader())
+        assert not torch.distributed.is_initialized()
+        weights.append(task.model.state_dict())
+    assert seen == [(strategy, 1)] * 8
+    for key, value in weights[0].items():
+        assert torch.allclose(value, weights[1][key], atol=1e-6), key
 
 
 def test_torchrun_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -168,11 +168,52 @@ def test_a_one_process_checkpoint_resumes_under_fsdp(
 def test_fsdp_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(TrainerError, match="torchrun") as info:
-        Trainer(strategy="fsdp")
-    assert info.value.param == "strategy"
     with pytest.raises(TrainerError, match="Did you mean 'fsdp'") as info:
         Trainer(strategy="fsdb")
     with pytest.raises(TrainerError, match="compile") as info:
         Trainer(strategy="fsdp", compile=True)
     assert info.value.param == "compile"
+
+
+def test_summary_and_histograms_under_fsdp_see_the_plain_model(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One process outside torchrun (a group of one): the model summary describes the
+    task's own model (not FSDP's copy, which fails on the meta device), and the
+    histograms get this rank's shards as plain tensors (no collective on rank 0 alone)."""
+    from torch.distributed.tensor import DTensor
+
+    from pbgml.data import digits
+    from pbgml.nn import MLP
+    from pbgml.train import Logger, ModelSummary, ParamHistograms
+
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    logged: list[tuple[str, type, tuple[int, ...]]] = []
+
+    class Recorder(Logger):
+        def log_metrics(self, metrics: Any, step: int) -> None:
+            pass
+
+        def log_histogram(self, tag: str, values: Any, step: int) -> None:
+            logged.append((tag, type(values), tuple(values.shape)))
+
+    model = MLP(in_features=64, out_features=10, hidden=[16])
+    task = ClassificationTask(model, optimizer=functools.partial(torch.optim.SGD, lr=0.05))
+    summary = ModelSummary()
+    trainer = Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        strategy="fsdp",
+        callbacks=[summary, ParamHistograms()],
+        logger=Recorder(),
+        limit_train_batches=3,
+        limit_val_batches=1,
+    )
+    trainer.fit(task, digits(batch_size=16, seed=0))
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "MLP: input (1, 64) -> output (1, 10)"
+    assert summary.counts["total"] == sum(p.numel() for p in model.parameters())
+    names = {f"params/{n}" for n, _ in model.named_parameters()}
+    assert {tag for tag, _, _ in logged if tag.startswith("params/")} == names
+    assert all(kind is not DTensor and issubclass(kind, torch.Tensor) for _, kind, _ in logged)

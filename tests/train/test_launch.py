@@ -183,3 +183,23 @@ def test_a_launch_from_stdin_says_why_its_workers_die(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0
     assert "cannot be read again from stdin" in proc.stderr
+
+
+def test_the_ddp_preset_on_a_cpu_machine_trains_in_this_process(tmp_path: Path) -> None:
+    """``pbgml train trainer=ddp`` on a laptop: ``devices: auto`` is one CPU process, in
+    a DDP group of one (no workers started); the run ends with its metrics."""
+    cfg = pbgml.compose(
+        [
+            "trainer=ddp",
+            "trainer.max_epochs=1",
+            "trainer.enable_progress_bar=false",
+            f"trainer.default_root_dir={tmp_path}",
+        ],
+        experiment="digits_mlp",
+    )
+    assert (cfg.trainer.strategy, cfg.trainer.devices) == ("ddp", "auto")
+    assert _launch.processes(cfg.trainer) == 1
+    with pytest.warns(UserWarning, match="sync_batchnorm=True is ignored on CPU"):
+        result = pbgml.run(cfg, run_dir=tmp_path / "run")
+    assert 0.0 <= result.metrics["test/acc"] <= 1.0
+    assert not torch.distributed.is_initialized()

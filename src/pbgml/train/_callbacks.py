@@ -81,6 +81,18 @@ def _loggers(trainer: Trainer) -> list[Logger]:
     return list(getattr(trainer, "loggers", None) or [])
 
 
+def _plain(trainer: Any, task: Any) -> nn.Module:
+    """The task's own model, also while a strategy trains a wrapped copy (FSDP's shards)."""
+    original = getattr(getattr(trainer, "_strategy", None), "original", None)
+    return original if isinstance(original, nn.Module) else _model(task)
+
+
+def _local(tensor: Tensor) -> Tensor:
+    """This rank's shard of a DTensor (FSDP), a plain tensor as it is (no communication)."""
+    to_local = getattr(tensor, "to_local", None)
+    return to_local() if callable(to_local) else tensor
+
+
 def _model(task: Any) -> nn.Module:
     """The task's model, or the task itself (a Task subclass without ``self.model``)."""
     model = getattr(task, "model", None)
@@ -398,7 +410,9 @@ class ParamHistograms(Callback):
     step) are kept for that one step and logged beside them as ``grads/<name>``; a
     parameter that still holds a ``.grad`` at epoch end has that one logged instead.
     Loggers that cannot record histograms are skipped without copying anything;
-    when none can, a warning says so at setup.
+    when none can, a warning says so at setup. Under ``strategy="fsdp"`` each
+    parameter is sharded: the histograms are of rank 0's shard (gathering the whole
+    model on every epoch end would cost what FSDP saves).
 
     Parameters
     ----------
@@ -456,7 +470,7 @@ class ParamHistograms(Callback):
             return
         for name, param in _model(task).named_parameters():
             if param.grad is not None:
-                self._grads[name] = param.grad.detach().clone()
+                self._grads[name] = _local(param.grad.detach()).clone()
 
     def on_train_epoch_end(self, trainer: Trainer, task: Task) -> None:
         """Log the histograms at the end of every ``every_n_epochs``-th epoch."""
@@ -468,8 +482,8 @@ class ParamHistograms(Callback):
         for name, param in _model(task).named_parameters():
             if isinstance(param, nn.parameter.UninitializedParameter):
                 continue
-            values = param.detach()
-            grad = param.grad.detach() if param.grad is not None else grads.get(name)
+            values = _local(param.detach())
+            grad = _local(param.grad.detach()) if param.grad is not None else grads.get(name)
             for logger in loggers:
                 logger.log_histogram(f"params/{name}", values, step)
                 if grad is not None:
@@ -818,7 +832,7 @@ class ModelSummary(Callback):
         """Print the summary (rank 0)."""
         if not getattr(trainer, "is_global_zero", True):
             return
-        model = _model(task)
+        model = _plain(trainer, task)
         shape = getattr(getattr(trainer, "datamodule", None), "sample_shape", None)
         title, self.summary = _shapes_line(model, shape)
         text, self.counts = _summary_text(model, self.max_depth, title)

@@ -158,6 +158,12 @@ class LaunchEnv:
     world_size: int
     local_rank: int
     local_world_size: int
+    #: a one-process group of this process alone (no torchrun): made on an in-memory store
+    alone: bool = False
+
+
+#: The one-process job of a ``strategy="ddp"``/``"fsdp"`` Trainer started outside torchrun.
+ALONE = LaunchEnv(rank=0, world_size=1, local_rank=0, local_world_size=1, alone=True)
 
 
 def launch_env(environ: Mapping[str, str] | None = None) -> LaunchEnv | None:
@@ -207,8 +213,11 @@ def process_group(env: LaunchEnv | None) -> Iterator[bool]:
     # torchrun's store outlives the group: a group made again (fit, then test) under the
     # same keys could meet the previous group's addresses and hang, so every group of
     # this process gets its own prefix (the ranks make their groups in the same order)
-    store, _, _ = next(rendezvous("env://", env.rank, env.world_size))
-    store = PrefixStore(f"pbgml/{next(_GENERATION)}", store)
+    if env.alone:
+        store: Any = dist.HashStore()
+    else:
+        store, _, _ = next(rendezvous("env://", env.rank, env.world_size))
+        store = PrefixStore(f"pbgml/{next(_GENERATION)}", store)
     dist.init_process_group(backend=backend, store=store, rank=env.rank, world_size=env.world_size)
     try:
         yield True

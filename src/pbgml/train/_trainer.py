@@ -92,7 +92,8 @@ class Trainer:
     strategy
         ``"auto"`` (DDP when there are several processes), ``"ddp"`` or ``"fsdp"``
         (FSDP2: the task's ``model`` sharded during fit; checkpoints hold the full
-        weights, as in one process).
+        weights, as in one process). Either one in a single process outside torchrun
+        trains in a process group of one (the same weights as ``"auto"``).
     sync_batchnorm
         Convert BatchNorm layers to ``nn.SyncBatchNorm`` in distributed fits (CUDA only:
         ignored with a warning on CPU).
@@ -256,12 +257,9 @@ class Trainer:
                 "experiment with pbgml.run or the pbgml command, which start their own workers",
                 param="devices",
             )
-        if strategy in ("ddp", "fsdp") and self._launch is None and not _distributed.initialized():
-            raise TrainerError(
-                f"strategy={strategy!r} needs several processes: launch the script with torchrun "
-                "(torchrun --nproc-per-node N script.py), or initialize torch.distributed first",
-                param="strategy",
-            )
+        if strategy in ("ddp", "fsdp") and launch is None and not _distributed.initialized():
+            # one process outside torchrun (trainer=ddp on a laptop): a group of one
+            self._group_env = _distributed.ALONE
         precision = str(precision)
         if precision not in PRECISIONS:
             raise TrainerError(
