@@ -324,3 +324,47 @@ def test_a_plain_shuffled_loader_resumes_exactly_too(
     assert resumed.losses == {s: v for s, v in full.losses.items() if s > stop_at}
     for key, value in full_task.state_dict().items():
         assert torch.equal(value, resumed_task.state_dict()[key]), key
+
+
+def _as_if_saved_on_cuda(source: Path, target: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``source`` saved again with every storage tagged ``cuda:0`` (what a CUDA run writes),
+    and a CUDA RNG state as a CUDA machine records it."""
+    ckpt = torch.load(source, weights_only=True)
+    ckpt["rng"]["cuda"] = [torch.zeros(16, dtype=torch.uint8)]
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save(ckpt, target)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU-only side of the round trip")
+def test_a_cuda_runs_checkpoint_resumes_on_a_cpu_only_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.manual_seed(0)
+    t = trainer(tmp_path / "a", max_epochs=2)
+    t.fit(task(), make_data())
+    cuda_ckpt = tmp_path / "cuda.ckpt"
+    _as_if_saved_on_cuda(Path(t.last_model_path), cuda_ckpt, monkeypatch)
+    with pytest.raises(RuntimeError, match="CUDA"):  # the file really names a CUDA device
+        torch.load(cuda_ckpt, weights_only=True)
+    loaded = load_checkpoint(cuda_ckpt)
+    assert all(v.device.type == "cpu" for v in loaded["model"].values())
+    # resumed on this CPU: the same weights as the uninterrupted CPU run
+    resumed = task()
+    trainer(tmp_path / "b", max_epochs=3).fit(resumed, make_data(), ckpt_path=cuda_ckpt)
+    torch.manual_seed(0)
+    plain = task()
+    trainer(tmp_path / "c", max_epochs=3).fit(plain, make_data())
+    for key, value in plain.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_cpu_runs_checkpoint_resumes_on_cuda(tmp_path: Path) -> None:  # pragma: no cover
+    t = trainer(tmp_path / "a", max_epochs=2)
+    t.fit(task(), make_data())
+    resumed = task()
+    cuda = trainer(tmp_path / "b", max_epochs=3, accelerator="cuda")
+    cuda.fit(resumed, make_data(), ckpt_path=t.last_model_path)
+    assert cuda.global_step > t.global_step
+    assert all(p.device.type == "cuda" for p in resumed.parameters())

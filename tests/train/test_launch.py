@@ -203,3 +203,21 @@ def test_the_ddp_preset_on_a_cpu_machine_trains_in_this_process(tmp_path: Path) 
         result = pbgml.run(cfg, run_dir=tmp_path / "run")
     assert 0.0 <= result.metrics["test/acc"] <= 1.0
     assert not torch.distributed.is_initialized()
+
+
+def test_auto_picks_cuda_then_mps_then_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The choice alone (torch's probes stubbed): ``auto`` is every GPU when CUDA is
+    there, else MPS, else one CPU process; an index past the GPUs is refused."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert resolve_devices("auto", "auto") == Devices("cuda", 4)
+    assert resolve_devices("gpu", [2, 3]) == Devices("cuda", 2, (2, 3))
+    assert _launch.processes({"accelerator": "auto", "devices": "auto"}, environ={}) == 4
+    with pytest.raises(TrainerError, match="has 4 CUDA device") as info:
+        resolve_devices("cuda", [4])
+    assert info.value.param == "devices"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_devices("auto", "auto") == Devices("mps", 1)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_devices("auto", "auto") == Devices("cpu", 1)
