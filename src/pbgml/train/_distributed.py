@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch._C._distributed_c10d import HashStore
 from torch.distributed.distributed_c10d import PrefixStore
 from torch.distributed.rendezvous import rendezvous
 
@@ -215,7 +214,7 @@ def process_group(env: LaunchEnv | None) -> Iterator[bool]:
     # same keys could meet the previous group's addresses and hang, so every group of
     # this process gets its own prefix (the ranks make their groups in the same order)
     if env.alone:
-        store: Any = HashStore()
+        store: Any = dist.HashStore()  # type: ignore[attr-defined]
     else:
         store, _, _ = next(rendezvous("env://", env.rank, env.world_size))
         store = PrefixStore(f"pbgml/{next(_GENERATION)}", store)

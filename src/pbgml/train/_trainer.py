@@ -240,13 +240,15 @@ class Trainer:
             )
         self._launch = _distributed.launch_env()
         launch = self._launch
-        # torchrun's environment with several processes (or strategy="ddp"): each stage
-        # makes the process group, unless one exists already, and destroys what it made
-        self._group_env = (
-            launch
-            if launch is not None and (launch.world_size > 1 or strategy in ("ddp", "fsdp"))
-            else None
-        )
+        # torchrun's environment with several processes, or any job of a strategy (outside
+        # torchrun: a group of one, trainer=ddp on a laptop): each stage makes the process
+        # group, unless one exists already (the user's), and destroys what it made
+        wants_group = strategy in ("ddp", "fsdp")
+        self._group_env: _distributed.LaunchEnv | None = None
+        if launch is None:
+            self._group_env = _distributed.ALONE if wants_group else None
+        elif launch.world_size > 1 or wants_group:
+            self._group_env = launch
         self.devices = _distributed.resolve_devices(accelerator, devices)
         per_node = 1 if self._launch is None else self._launch.local_world_size
         if self.devices.count not in (1, per_node) and devices != "auto":
@@ -257,9 +259,6 @@ class Trainer:
                 "experiment with pbgml.run or the pbgml command, which start their own workers",
                 param="devices",
             )
-        if strategy in ("ddp", "fsdp") and launch is None and not _distributed.initialized():
-            # one process outside torchrun (trainer=ddp on a laptop): a group of one
-            self._group_env = _distributed.ALONE
         precision = str(precision)
         if precision not in PRECISIONS:
             raise TrainerError(
