@@ -8,6 +8,7 @@ with the reference's weights.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -350,3 +351,23 @@ def test_a_rank_that_stops_does_not_leave_the_others_waiting(
         assert "val: rank 1 of 2 has no batch of the val set" in rank["fit"]
         assert "test: rank 1 of 2 has no batch of the test set" in rank["test"]
         assert rank["after_step"] == 3
+
+
+def test_torchrun_m_pbgml_train_prints_and_writes_once(tmp_path: Path) -> None:
+    """The real command: ``torchrun --nproc-per-node 2 -m pbgml train ...``: one run
+    folder with its files, the config and the result printed by rank 0 alone."""
+    command = [str(TORCHRUN), "--nproc-per-node", "2", "--rdzv-backend", "c10d"]
+    command += ["--rdzv-endpoint", f"127.0.0.1:{_free_port()}", "-m", "pbgml", "train"]
+    command += ["experiment=digits_mlp", "trainer.max_epochs=1"]
+    command += ["trainer.enable_progress_bar=false", "hydra.run.dir=run"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("run folder:") == 1, done.stdout[-3000:]
+    assert done.stdout.count("optimized_metric: val/acc") == 1  # the config, shown once
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"config.yaml", "metrics.json", "checkpoints"} <= files
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert 0.0 <= metrics["test/acc"] <= 1.0

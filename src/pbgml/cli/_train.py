@@ -72,7 +72,14 @@ def absolute_paths(tree: Any, start: str) -> None:
         data[key] = os.path.normpath(os.path.join(start, os.path.expanduser(value)))
 
 
+def _rank_zero() -> bool:
+    """Whether this process prints: rank 0 of a torchrun job, or a process on its own."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def _show(tree: Any) -> None:
+    if not _rank_zero():
+        return
     from omegaconf import OmegaConf
 
     text = OmegaConf.to_yaml(tree)
@@ -83,6 +90,14 @@ def _show(tree: Any) -> None:
         print(text)
         return
     Console(soft_wrap=True).print(Syntax(text, "yaml", background_color="default"))
+
+
+def _print_result(result: Any) -> None:
+    """The run's folder and objective (rank 0 only: under torchrun every rank returns)."""
+    if _rank_zero():
+        objective = result.objective
+        shown = "n/a" if objective is None else f"{objective:.6g}"
+        print(f"run folder: {result.run_dir}\n{result.optimized_metric} = {shown}")
 
 
 def task(cfg: Any) -> float | None:
@@ -115,8 +130,7 @@ def task(cfg: Any) -> float | None:
     # configs read from elsewhere (load_yaml, check, a checkpoint) may not
     result = run(tree, run_dir=str(runtime.output_dir), resolvers=("oc.env",))
     objective = result.objective
-    shown = "n/a" if objective is None else f"{objective:.6g}"
-    print(f"run folder: {result.run_dir}\n{result.optimized_metric} = {shown}")
+    _print_result(result)
     return objective
 
 
@@ -194,9 +208,7 @@ def _resume(argv: Sequence[str]) -> int:
             OmegaConf.update(cfg, override.key_or_group.lstrip("+"), override.value(), merge=False)
         cfg.resume = str(Path(target).expanduser().resolve())
     result = pbgml.run(cfg)
-    objective = result.objective
-    shown = "n/a" if objective is None else f"{objective:.6g}"
-    print(f"run folder: {result.run_dir}\n{result.optimized_metric} = {shown}")
+    _print_result(result)
     return 0
 
 
